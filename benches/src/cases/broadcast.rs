@@ -1,0 +1,8 @@
+//! Scoreboard cases for `throng::broadcast` (not yet written).
+
+use crate::report::Case;
+
+/// This pattern's cases.
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}

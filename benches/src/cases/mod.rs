@@ -1,0 +1,18 @@
+//! Scoreboard cases, one file per pattern.
+
+use crate::report::Case;
+
+pub mod broadcast;
+pub mod counter;
+pub mod keeper;
+pub mod keyed;
+
+/// Every case, in the order the scoreboard runs them.
+pub fn all() -> Vec<Case> {
+    let mut cases = Vec::new();
+    cases.extend(counter::cases());
+    cases.extend(keyed::cases());
+    cases.extend(keeper::cases());
+    cases.extend(broadcast::cases());
+    cases
+}

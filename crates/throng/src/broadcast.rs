@@ -1,0 +1,1 @@
+//! TODO(owner: broadcast helper) module not yet written.

@@ -1,0 +1,1 @@
+//! TODO(owner: dump helper) module not yet written.

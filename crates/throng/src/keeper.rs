@@ -1,0 +1,1 @@
+//! TODO(owner: keeper helper) module not yet written.

@@ -1,0 +1,1 @@
+//! TODO(owner: keyed helper) module not yet written.

@@ -1,0 +1,52 @@
+//! Concurrency patterns for high-throughput services, built on tokio.
+//!
+//! # At a glance
+//!
+//! - Use [`Counter`](counter::Counter) if many threads bump one number (request totals,
+//!   bytes sent) and reads are rare: it shards the count over cache-padded slots.
+//! - Use [`KeyedCounters`](keyed::KeyedCounters) if you count per key (requests per user),
+//!   need per-interval deltas with nothing lost, and must bound the key space.
+//! - Use [`periodic`] if something must run every interval until shutdown, with one
+//!   last run on the way out.
+//! - Use [`dump`] if you want the seed's "dump counters every N seconds" worker:
+//!   keyed counters, a period, a sink, and a final flush.
+//! - Use [`Keeper`](keeper::Keeper) if one task should own some state and others talk to
+//!   it through a bounded mailbox (the actor / resource-keeper pattern).
+//! - Use [`Latch`](signal::Latch) for a one-shot "it happened" signal (ready, shutdown) and
+//!   [`Event`](signal::Event) for a re-armable one whose waiters can tell generations apart.
+//! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
+//!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
+//!   (chat rooms).
+//!
+//! Each module's docs say when to use it, when a std or tokio primitive is the better
+//! choice, what it costs (measured), and which pitfall of the Go original it avoids.
+//!
+//! # Features
+//!
+//! One Cargo feature per pattern (`counter`, `keyed`, `periodic`, `dump`, `keeper`,
+//! `signal`, `broadcast`), and `full` (the default) for all of them.
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(missing_docs)]
+
+pub(crate) mod sync;
+
+#[cfg(feature = "counter")]
+pub mod counter;
+
+#[cfg(feature = "keyed")]
+pub mod keyed;
+
+#[cfg(feature = "periodic")]
+pub mod periodic;
+
+#[cfg(feature = "dump")]
+pub mod dump;
+
+#[cfg(feature = "keeper")]
+pub mod keeper;
+
+#[cfg(feature = "signal")]
+pub mod signal;
+
+#[cfg(feature = "broadcast")]
+pub mod broadcast;

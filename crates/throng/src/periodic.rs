@@ -1,0 +1,1 @@
+//! TODO(owner: periodic helper) module not yet written.

@@ -1,0 +1,1 @@
+//! TODO(owner: signal helper) module not yet written.
