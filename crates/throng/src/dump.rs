@@ -1,1 +1,1 @@
-//! TODO(owner: dump helper) module not yet written.
+//! Placeholder until the dump module lands.

@@ -50,3 +50,9 @@ pub mod signal;
 
 #[cfg(feature = "broadcast")]
 pub mod broadcast;
+
+#[cfg(feature = "cancel")]
+pub mod cancel;
+
+#[cfg(feature = "retry")]
+pub mod retry;
