@@ -53,7 +53,7 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The seed's design: one `RwLock` around a std `HashMap` of atomics.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct SeedCounters {
     map: RwLock<HashMap<String, AtomicU64>>,
 }
@@ -106,12 +106,16 @@ fn measure(ids: &[String], orders: &[Vec<usize>], inc: impl Fn(&str) + Sync) -> 
         inc(id);
     }
     best_of(3, || {
-        parallel_rate(std::env::var("KT").map_or(THREADS, |v| v.parse().unwrap()), DUR, |t| {
-            for &i in &orders[t] {
-                inc(&ids[i]);
-            }
-            orders[t].len() as u64
-        })
+        parallel_rate(
+            std::env::var("KT").map_or(THREADS, |v| v.parse().unwrap()),
+            DUR,
+            |t| {
+                for &i in &orders[t] {
+                    inc(&ids[i]);
+                }
+                orders[t].len() as u64
+            },
+        )
     })
 }
 

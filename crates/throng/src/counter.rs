@@ -173,7 +173,9 @@ impl Counter {
             .checked_next_power_of_two()
             .unwrap_or(1 << (usize::BITS - 1));
         Self {
-            shards: (0..n).map(|_| CachePadded::new(AtomicU64::new(0))).collect(),
+            shards: (0..n)
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
         }
     }
 

@@ -34,13 +34,20 @@ fn take_snapshot_returns_deltas_and_get_stays_cumulative() {
     m.add("a", 3);
     m.inc("b");
     let snap = m.take_snapshot().sorted();
-    assert_eq!(snap.counts, vec![("a".to_string(), 3), ("b".to_string(), 1)]);
+    assert_eq!(
+        snap.counts,
+        vec![("a".to_string(), 3), ("b".to_string(), 1)]
+    );
     assert_eq!((snap.overflow, snap.evicted, snap.keys), (0, 0, 2));
     assert_eq!(snap.total(), 4);
 
     m.inc("a");
     let snap = m.take_snapshot();
-    assert_eq!(snap.counts, vec![("a".to_string(), 1)], "only keys with new counts");
+    assert_eq!(
+        snap.counts,
+        vec![("a".to_string(), 1)],
+        "only keys with new counts"
+    );
     assert!(m.take_snapshot().is_empty());
 
     assert_eq!(m.get("a"), Some(4));
@@ -200,8 +207,14 @@ fn s8_2_and_s8_4_a_stalled_insert_blocks_neither_increments_nor_other_inserts() 
             .filter(|_| new_rx.recv_timeout(Duration::from_secs(5)).is_ok())
             .count();
         gate::open();
-        assert!(old_done, "increments of existing keys waited for a stalled insert");
-        assert_eq!(new_done, 6, "inserts into other shards waited for a stalled insert");
+        assert!(
+            old_done,
+            "increments of existing keys waited for a stalled insert"
+        );
+        assert_eq!(
+            new_done, 6,
+            "inserts into other shards waited for a stalled insert"
+        );
     });
     let snap = m.take_snapshot();
     assert_eq!(snap.total(), 3 * 50 + 1 + 8);

@@ -31,7 +31,13 @@ impl<K> LocalCache<K> {
     /// Adds `n` to `key`'s cached slot. Returns `false` if the key is not cached or its
     /// slot was retired (then the entry is dropped and the caller goes to the map).
     #[inline]
-    pub(super) fn lookup_and_add<Q>(&mut self, hash: u64, key: &Q, n: u64, generation: usize) -> bool
+    pub(super) fn lookup_and_add<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        n: u64,
+        generation: usize,
+    ) -> bool
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -57,8 +63,13 @@ impl<K> LocalCache<K> {
 
     /// Caches `slot`, emptying the cache first if it holds `cap` entries (0 disables
     /// caching).
-    pub(super) fn insert<S: BuildHasher>(&mut self, hash: u64, slot: Arc<Slot<K>>, cap: usize, hasher: &S)
-    where
+    pub(super) fn insert<S: BuildHasher>(
+        &mut self,
+        hash: u64,
+        slot: Arc<Slot<K>>,
+        cap: usize,
+        hasher: &S,
+    ) where
         K: Hash,
     {
         if cap == 0 {
@@ -67,6 +78,7 @@ impl<K> LocalCache<K> {
         if self.table.len() >= cap {
             self.table.clear();
         }
-        self.table.insert_unique(hash, slot, |s| hasher.hash_one(&s.key));
+        self.table
+            .insert_unique(hash, slot, |s| hasher.hash_one(&s.key));
     }
 }

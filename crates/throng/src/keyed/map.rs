@@ -11,9 +11,9 @@ use std::sync::PoisonError;
 use std::cell::RefCell;
 
 use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
 #[cfg(not(loom))]
 use thread_local::ThreadLocal;
-use hashbrown::HashTable;
 
 #[cfg(not(loom))]
 use super::cache::LocalCache;
@@ -56,6 +56,7 @@ pub struct KeyedCounters<K: Send + Sync> {
     /// Per-thread slot caches, at most `cache_keys` entries each.
     #[cfg(not(loom))]
     caches: ThreadLocal<RefCell<LocalCache<K>>>,
+    #[cfg_attr(loom, allow(dead_code))]
     cache_keys: usize,
 }
 
@@ -247,9 +248,7 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
         loop {
             let found = {
                 let table = shard.read().unwrap_or_else(PoisonError::into_inner);
-                table
-                    .find(hash, |s| s.key.borrow() == key)
-                    .map(Arc::clone)
+                table.find(hash, |s| s.key.borrow() == key).map(Arc::clone)
             };
             let slot = match found {
                 Some(slot) => slot,
@@ -324,7 +323,10 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let table = self.shard(hash).read().unwrap_or_else(PoisonError::into_inner);
+        let table = self
+            .shard(hash)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         table
             .find(hash, |s| s.key.borrow() == key)
             .map(|s| s.total())
