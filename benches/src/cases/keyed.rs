@@ -23,8 +23,8 @@ use std::time::Duration;
 use dashmap::DashMap;
 use throng::keyed::KeyedCounters;
 
-use super::counter::parallel_rate;
-use crate::report::{best_of, Case, CaseResult};
+use super::counter::{interleaved_best, parallel_rate};
+use crate::report::{Case, CaseResult};
 
 /// This pattern's cases.
 pub fn cases() -> Vec<Case> {
@@ -98,24 +98,16 @@ pub fn papaya_inc(map: &papaya::HashMap<String, AtomicU64>, key: &str) {
 
 const KEYS: usize = 10_000;
 const THREADS: usize = 2;
-const DUR: Duration = Duration::from_millis(500);
+const DUR: Duration = Duration::from_millis(250);
+const ROUNDS: usize = 5;
 
-/// Measures `inc` over every key in each thread's shuffled order.
-fn measure(ids: &[String], orders: &[Vec<usize>], inc: impl Fn(&str) + Sync) -> f64 {
-    for id in ids {
-        inc(id);
-    }
-    best_of(3, || {
-        parallel_rate(
-            std::env::var("KT").map_or(THREADS, |v| v.parse().unwrap()),
-            DUR,
-            |t| {
-                for &i in &orders[t] {
-                    inc(&ids[i]);
-                }
-                orders[t].len() as u64
-            },
-        )
+/// One round of `inc` over every key, each thread in its own shuffled order.
+fn round(ids: &[String], orders: &[Vec<usize>], inc: &(dyn Fn(&str) + Sync)) -> f64 {
+    parallel_rate(THREADS, DUR, |t| {
+        for &i in &orders[t] {
+            inc(&ids[i]);
+        }
+        orders[t].len() as u64
     })
 }
 
@@ -124,30 +116,42 @@ fn inc() -> CaseResult {
     let orders: Vec<_> = (0..THREADS).map(|t| shuffled(KEYS, t as u64 + 1)).collect();
 
     let throng_map = KeyedCounters::<String>::new(NonZeroUsize::new(2 * KEYS).unwrap());
-    let throng = measure(&ids, &orders, |k| throng_map.inc(k));
-
     let seed = SeedCounters::default();
-    let seed_rate = measure(&ids, &orders, |k| seed.inc(k));
-
     let dash: DashMap<String, AtomicU64> = DashMap::new();
-    let dash_rate = measure(&ids, &orders, |k| dashmap_inc(&dash, k));
-
     let dash_fold: DashMap<String, AtomicU64, foldhash::fast::RandomState> =
         DashMap::with_hasher(foldhash::fast::RandomState::default());
-    let dash_fold_rate = measure(&ids, &orders, |k| dashmap_inc(&dash_fold, k));
-
     let pap: papaya::HashMap<String, AtomicU64> = papaya::HashMap::new();
-    let pap_rate = measure(&ids, &orders, |k| papaya_inc(&pap, k));
+
+    let incs: [&(dyn Fn(&str) + Sync); 5] = [
+        &|k| throng_map.inc(k),
+        &|k| seed.inc(k),
+        &|k| dashmap_inc(&dash, k),
+        &|k| dashmap_inc(&dash_fold, k),
+        &|k| papaya_inc(&pap, k),
+    ];
+    for inc in incs {
+        for id in &ids {
+            inc(id); // insert every key first: the case measures existing keys
+        }
+    }
+    let (ids, orders) = (&ids, &orders);
+    let mut rounds: Vec<Box<dyn FnMut() -> f64 + '_>> = incs
+        .iter()
+        .map(|&inc| Box::new(move || round(ids, orders, inc)) as Box<dyn FnMut() -> f64>)
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut() -> f64> =
+        rounds.iter_mut().map(|r| &mut **r as &mut dyn FnMut() -> f64).collect();
+    let best = interleaved_best(ROUNDS, &mut refs);
 
     CaseResult {
         name: "keyed.inc".into(),
         unit: "ops/s",
-        throng,
+        throng: best[0],
         peers: vec![
-            ("seed-rwlock-hashmap".into(), seed_rate),
-            ("dashmap".into(), dash_rate),
-            ("dashmap-foldhash".into(), dash_fold_rate),
-            ("papaya".into(), pap_rate),
+            ("seed-rwlock-hashmap".into(), best[1]),
+            ("dashmap".into(), best[2]),
+            ("dashmap-foldhash".into(), best[3]),
+            ("papaya".into(), best[4]),
         ],
     }
 }

@@ -53,9 +53,11 @@ pub struct KeyedCounters<K: Send + Sync> {
     takes: Mutex<Totals>,
     /// Bumped by every take that evicts, so thread caches know to drop retired slots.
     evictions: CachePadded<AtomicUsize>,
-    /// Per-thread slot caches, at most `cache_keys` entries each.
+    /// Per-thread slot caches, at most `cache_keys` entries each. Padded: the
+    /// `ThreadLocal` stores threads' values side by side, and each increment writes its
+    /// `RefCell` flag, so unpadded neighbours would falsely share a cache line.
     #[cfg(not(loom))]
-    caches: ThreadLocal<RefCell<LocalCache<K>>>,
+    caches: ThreadLocal<CachePadded<RefCell<LocalCache<K>>>>,
     #[cfg_attr(loom, allow(dead_code))]
     cache_keys: usize,
 }
