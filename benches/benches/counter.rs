@@ -46,7 +46,9 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("counter/2-threads");
     g.throughput(Throughput::Elements(2 * PER_THREAD));
-    g.bench_function("throng-counter", |b| b.iter(|| two_threads(|| counter.inc())));
+    g.bench_function("throng-counter", |b| {
+        b.iter(|| two_threads(|| counter.inc()))
+    });
     g.bench_function("atomic-u64", |b| {
         b.iter(|| {
             two_threads(|| {

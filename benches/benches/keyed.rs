@@ -23,6 +23,9 @@ use throng_benches::cases::keyed::{dashmap_inc, papaya_inc, shuffled, user_ids, 
 
 const KEYS: usize = 10_000;
 
+/// A contestant's name and its increment function.
+type Contestant<'a> = (&'static str, &'a (dyn Fn(&str) + Sync));
+
 fn bench(c: &mut Criterion) {
     let ids = user_ids(KEYS);
     let orders: Vec<_> = (0..2).map(|t| shuffled(KEYS, t + 1)).collect();
@@ -33,7 +36,7 @@ fn bench(c: &mut Criterion) {
     let dash_fold: DashMap<String, AtomicU64, foldhash::fast::RandomState> =
         DashMap::with_hasher(foldhash::fast::RandomState::default());
     let pap: papaya::HashMap<String, AtomicU64> = papaya::HashMap::new();
-    let contestants: [(&str, &(dyn Fn(&str) + Sync)); 5] = [
+    let contestants: [Contestant<'_>; 5] = [
         ("throng-keyed", &|k| throng_map.inc(k)),
         ("seed-rwlock-hashmap", &|k| seed.inc(k)),
         ("dashmap", &|k| dashmap_inc(&dash, k)),

@@ -139,8 +139,10 @@ fn inc() -> CaseResult {
         .iter()
         .map(|&inc| Box::new(move || round(ids, orders, inc)) as Box<dyn FnMut() -> f64>)
         .collect();
-    let mut refs: Vec<&mut dyn FnMut() -> f64> =
-        rounds.iter_mut().map(|r| &mut **r as &mut dyn FnMut() -> f64).collect();
+    let mut refs: Vec<&mut dyn FnMut() -> f64> = rounds
+        .iter_mut()
+        .map(|r| &mut **r as &mut dyn FnMut() -> f64)
+        .collect();
     let best = interleaved_best(ROUNDS, &mut refs);
 
     CaseResult {

@@ -53,7 +53,10 @@ fn main() {
     for _ in 0..3 {
         let snap = hits.take_snapshot();
         accounted += snap.total();
-        println!("idle take: evicted {}, tracking {}", snap.evicted, snap.keys);
+        println!(
+            "idle take: evicted {}, tracking {}",
+            snap.evicted, snap.keys
+        );
     }
     println!("requests made {}, accounted {accounted}", 2 * PER_THREAD);
     assert_eq!(accounted, 2 * PER_THREAD);
