@@ -90,8 +90,22 @@ fn evicted_keys_leave_the_map_even_if_a_thread_cached_them() {
 /// every increment.
 #[test]
 fn stress_eviction_racing_with_increments_loses_nothing() {
+    stress_eviction(evicting(1));
+}
+
+/// The same without thread caches: increments then add under the shard's read lock.
+#[test]
+fn stress_eviction_racing_with_uncached_increments_loses_nothing() {
+    stress_eviction(
+        KeyedCounters::builder(nz(100))
+            .evict_idle_after(nz(1))
+            .thread_cache_keys(0)
+            .build(),
+    );
+}
+
+fn stress_eviction(m: KeyedCounters<String>) {
     const PER_THREAD: u64 = 100_000;
-    let m = evicting(1);
     let mut taken = 0u64;
     let mut evicted = 0;
     std::thread::scope(|s| {

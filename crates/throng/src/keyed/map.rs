@@ -239,7 +239,13 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
         }
         let hash = self.hasher.hash_one(key);
         #[cfg(not(loom))]
-        let mut cache = self.caches.get_or_default().try_borrow_mut().ok();
+        let mut cache = if self.cache_keys == 0 {
+            None
+        } else {
+            // Fails only if this thread re-entered `add` from inside the key's own
+            // `Hash`/`Eq`/`ToOwned`: then it just goes without the cache.
+            self.caches.get_or_default().try_borrow_mut().ok()
+        };
         #[cfg(not(loom))]
         if let Some(cache) = cache.as_mut() {
             if cache.lookup_and_add(hash, key, n, self.evictions.load(Ordering::Relaxed)) {
@@ -250,7 +256,19 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
         loop {
             let found = {
                 let table = shard.read().unwrap_or_else(PoisonError::into_inner);
-                table.find(hash, |s| s.key.borrow() == key).map(Arc::clone)
+                match table.find(hash, |s| s.key.borrow() == key) {
+                    // With no cache to fill, add under the read lock: no `Arc` clone
+                    // (two atomics on a shared count), and no eviction can retire the
+                    // slot meanwhile, since that takes the write lock.
+                    #[cfg(not(loom))]
+                    Some(slot) if cache.is_none() => {
+                        if slot.add(n) {
+                            return;
+                        }
+                        continue;
+                    }
+                    found => found.map(Arc::clone),
+                }
             };
             let slot = match found {
                 Some(slot) => slot,
@@ -270,7 +288,8 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
             };
             // The add happens outside the lock, as it does on a thread-cache hit: an
             // eviction may retire the slot in between, and then `add` says so and we
-            // go back to the map (which no longer holds the retired slot).
+            // go back to the map (which no longer holds the retired slot). Under loom
+            // (no caches) every increment takes this path, so the model covers the race.
             if slot.add(n) {
                 #[cfg(not(loom))]
                 if let Some(cache) = cache.as_mut() {
