@@ -128,6 +128,9 @@ use crate::sync::thread_shard;
 /// Shards per unit of available parallelism in [`Counter::new`].
 const SHARDS_PER_CPU: usize = 4;
 
+/// Upper bound on any shard count (8 MiB of slots).
+const MAX_SHARDS: usize = 1 << 16;
+
 /// Upper bound on the shard count chosen by [`Counter::new`].
 const MAX_DEFAULT_SHARDS: usize = 1024;
 
@@ -158,7 +161,8 @@ impl Counter {
         Self::with_shards(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN))
     }
 
-    /// Creates a counter at zero with `shards` slots, rounded up to a power of two.
+    /// Creates a counter at zero with `shards` slots, rounded up to a power of two and
+    /// capped at 65 536.
     ///
     /// One shard behaves like a single `AtomicU64`. More shards cost 128 bytes each and
     /// make [`sum`](Self::sum) and [`take`](Self::take) slower, but let more threads
@@ -172,10 +176,7 @@ impl Counter {
     /// assert_eq!(c.shards(), 4);
     /// ```
     pub fn with_shards(shards: NonZeroUsize) -> Self {
-        let n = shards
-            .get()
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
+        let n = shards.get().min(MAX_SHARDS).next_power_of_two();
         Self {
             shards: (0..n)
                 .map(|_| CachePadded::new(AtomicU64::new(0)))

@@ -29,6 +29,11 @@ fn shard_count_is_a_power_of_two() {
     assert_eq!(Counter::with_shards(nz(1)).shards(), 1);
     assert_eq!(Counter::with_shards(nz(3)).shards(), 4);
     assert_eq!(Counter::with_shards(nz(64)).shards(), 64);
+    assert_eq!(
+        Counter::with_shards(nz(usize::MAX)).shards(),
+        1 << 16,
+        "capped"
+    );
     let d = Counter::new().shards();
     assert!(d.is_power_of_two() && d >= 4, "default shards {d}");
     assert_eq!(Counter::default().shards(), d);

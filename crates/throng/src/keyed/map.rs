@@ -36,8 +36,13 @@ const SHARDS_PER_CPU: usize = 8;
 /// Lower and upper bounds of the default shard count.
 const MIN_DEFAULT_SHARDS: usize = 16;
 const MAX_DEFAULT_SHARDS: usize = 1024;
+/// Upper bound on any shard count.
+const MAX_SHARDS: usize = 1 << 16;
 
 /// Counters per key (requests per user), bounded, with race-free per-interval takes.
+///
+/// Not `Clone`: share it with an `Arc`. Keys must be `Send + Sync` because each
+/// thread's cache holds references to the map's slots (which contain the keys).
 ///
 /// See the [module docs](super) for the guarantees, costs and an example.
 pub struct KeyedCounters<K: Send + Sync> {
@@ -119,8 +124,8 @@ impl<K: Hash + Eq + Send + Sync> Builder<K> {
         self
     }
 
-    /// Number of lock shards, rounded up to a power of two. The default is available
-    /// parallelism × 8 (at least 16, at most 1024). More shards mean fewer collisions
+    /// Number of lock shards, rounded up to a power of two and capped at 65 536. The
+    /// default is available parallelism × 8 (at least 16, at most 1024). More shards mean fewer collisions
     /// between threads inserting new keys, and 128 bytes each.
     pub fn shards(mut self, shards: NonZeroUsize) -> Self {
         self.shards = Some(shards);
@@ -137,10 +142,7 @@ impl<K: Hash + Eq + Send + Sync> Builder<K> {
                     .clamp(MIN_DEFAULT_SHARDS, MAX_DEFAULT_SHARDS)
             }
         };
-        let n = n
-            .checked_next_power_of_two()
-            .unwrap_or(MAX_DEFAULT_SHARDS)
-            .min(1 << 20);
+        let n = n.min(MAX_SHARDS).next_power_of_two();
         KeyedCounters {
             shards: (0..n)
                 .map(|_| CachePadded::new(RwLock::new(HashTable::new())))

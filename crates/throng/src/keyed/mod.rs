@@ -63,6 +63,10 @@
 //!
 //! **Bounds.** At most `max_keys` keys are tracked; each thread's cache holds at most
 //! [`thread_cache_keys`](Builder::thread_cache_keys) entries (pointers, not key copies).
+//! Caches live as long as the map; a thread that exits leaves its cache to the next
+//! thread that gets its (reused) thread id, so there are at most as many caches as the
+//! peak number of threads that used the map at once. After a take that evicted keys,
+//! each thread sweeps its cache once, on its next increment.
 //! Per-key deltas between two takes are 63-bit (the top bit is the retired mark):
 //! single adds of 2^32 or more saturate at 2^62, and smaller adds would need centuries
 //! to get there.
