@@ -78,11 +78,11 @@
 //!
 //! | `counter.contended`, 2 threads | increments/s |
 //! |---|---|
-//! | `Counter::inc` | ≈ 1.9–2.4 × 10^8 |
+//! | `Counter::inc` | ≈ 1.9–2.4 × 10^8 (when both cores are free) |
 //! | one shared `AtomicU64::fetch_add` | ≈ 5–7 × 10^7 when the threads run on two cores |
 //! | `Mutex<u64>` | ≈ 2–5 × 10^7 |
 //!
-//! That is 3.3–3.6× a shared atomic when both cores were free (one uncontended
+//! That is 2.9–3.6× a shared atomic when both cores were free (one uncontended
 //! `lock xadd` costs about 9 ns on this VM, a contended one about 40 ns). When the VM
 //! ran both threads on one core the atomic did not bounce and was as fast as or faster
 //! than `Counter` (up to 1.2 × 10^8/s): sharding only pays when writers really run in

@@ -103,25 +103,25 @@
 //! interleaved rounds, several runs), incrementing 10 000 existing `String` keys through
 //! `&str` from 2 threads:
 //!
-//! | `keyed.inc`, 2 threads, 10 000 keys | increments/s | throng ÷ peer |
-//! |---|---|---|
-//! | `KeyedCounters` | 3.1–3.7 × 10^7 | |
-//! | seed `RwLock<HashMap>` (std hasher) | 2.0–2.3 × 10^7 | 1.33–1.68 |
-//! | `dashmap` (default hasher) | 2.0–2.7 × 10^7 | 1.26–1.52 |
-//! | `dashmap` with foldhash | 3.4–4.0 × 10^7 | 0.88–0.91 |
-//! | `papaya` (`pin().get`) | 3.7–4.3 × 10^6 | 7–9 |
+//! | `keyed.inc`, 2 threads, 10 000 keys | increments/s | throng ÷ peer, busy VM | throng ÷ peer, quieter VM |
+//! |---|---|---|---|
+//! | `KeyedCounters` | 2.9–4.0 × 10^7 | | |
+//! | seed `RwLock<HashMap>` (std hasher) | 0.9–2.3 × 10^7 | 1.33–1.68 | 1.72–4.37 |
+//! | `dashmap` (default hasher) | 1.4–2.7 × 10^7 | 1.26–1.52 | 1.69–2.86 |
+//! | `dashmap` with foldhash | 1.9–4.0 × 10^7 | 0.88–0.91 | 1.35–2.16 |
+//! | `papaya` (`pin().get`) | 3.7–4.3 × 10^6 | 7–9 | 7.8–10 |
 //!
-//! Criterion (`keyed/inc-1-thread`, `keyed/inc-2-threads`, Melem/s, one run):
-//! `KeyedCounters` 18.5 / 17.4, seed 13.1 / 12.8, dashmap 9.9 / 10.2, dashmap with
-//! foldhash 16.4 / 13.9, papaya 2.0 / 1.1.
+//! Criterion on the busy VM (`keyed/inc-1-thread`, `keyed/inc-2-threads`, Melem/s, one
+//! run): `KeyedCounters` 18.5 / 17.4, seed 13.1 / 12.8, dashmap 9.9 / 10.2, dashmap
+//! with foldhash 16.4 / 13.9, papaya 2.0 / 1.1.
 //!
-//! Read these with care: on this VM the two threads often end up sharing one core, so
-//! the lock contention this design removes barely shows, and what remains is
-//! single-thread cost. There, a hit costs a thread-local table probe, one dependent
-//! load of the slot and one of the key's bytes, and an uncontended `lock xadd`
-//! (about 9 ns on this VM); dashmap stores entries inline and saves the slot load, which
-//! is why, given the same hasher, it is within 10% either way. The default hasher
-//! (SipHash) is what makes plain dashmap and the seed slower.
+//! Read these with care. When the VM is busy its two threads often share one core, the
+//! lock contention this design removes barely shows, and what remains is single-thread
+//! cost: a hit is a thread-local table probe, one dependent load of the slot and one of
+//! the key's bytes, and one `lock xadd` (about 9 ns on this VM). dashmap stores entries
+//! inline and saves the slot load, so with the same hasher it is about 10–20% faster
+//! there. When both cores are free, every lock acquisition the peers make bounces a
+//! shared cache line and `KeyedCounters`, which takes none, pulls ahead of all of them.
 //!
 //! A thread's first increment of a key costs a shard read lock, an `Arc` clone and a
 //! cache insert; a new key costs the shard's write lock and one `to_owned`.
