@@ -1,1 +1,0 @@
-//! TODO(owner: keyed helper) module not yet written.
