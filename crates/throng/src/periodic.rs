@@ -340,6 +340,7 @@ impl Periodic {
             task: Some(task),
             report: None,
             runs,
+            final_run_configured: self.final_run,
             detached: false,
         }
     }
@@ -538,6 +539,7 @@ pub struct PeriodicHandle {
     task: Option<JoinHandle<PeriodicReport>>,
     report: Option<PeriodicReport>,
     runs: Arc<AtomicU64>,
+    final_run_configured: bool,
     detached: bool,
 }
 
@@ -603,12 +605,17 @@ impl PeriodicHandle {
         if let Some(report) = &self.report {
             return report.clone();
         }
+        let unfinished_final = if self.final_run_configured {
+            FinalRun::Skipped
+        } else {
+            FinalRun::Disabled
+        };
         let report = match self.task.as_mut() {
             Some(task) => match task.await {
                 Ok(report) => report,
                 Err(e) if e.is_panic() => PeriodicReport {
                     runs: self.runs(),
-                    final_run: FinalRun::Skipped,
+                    final_run: unfinished_final,
                     stopped: Stopped::Panicked(RunPanicked {
                         index: self.runs(),
                         is_final: false,
@@ -617,14 +624,14 @@ impl PeriodicHandle {
                 },
                 Err(_) => PeriodicReport {
                     runs: self.runs(),
-                    final_run: FinalRun::Skipped,
+                    final_run: unfinished_final,
                     stopped: Stopped::Aborted,
                 },
             },
             // Unreachable in practice: `task` is only taken below, after `report` is set.
             None => PeriodicReport {
                 runs: self.runs(),
-                final_run: FinalRun::Skipped,
+                final_run: unfinished_final,
                 stopped: Stopped::Aborted,
             },
         };

@@ -354,3 +354,15 @@ fn spawn_on_an_explicit_runtime_works_from_outside_it() {
     });
     assert_eq!(report.runs, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn abort_without_a_configured_final_run_reports_it_disabled() {
+    let mut handle = Periodic::new(P)
+        .unwrap()
+        .spawn(CancellationToken::new(), |_| std::future::pending::<()>());
+    tokio::task::yield_now().await;
+    handle.abort();
+    let report = handle.join().await;
+    assert_eq!(report.stopped, Stopped::Aborted);
+    assert_eq!(report.final_run, FinalRun::Disabled);
+}
