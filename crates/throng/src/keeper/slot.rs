@@ -8,13 +8,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::error::CallError;
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 // std's `Arc` even under loom: the slot is shared as `Arc<dyn Job<S>>` and
 // `Arc<dyn ReplySlot<R>>` (unsized coercion, which loom's `Arc` lacks); the protocol
-// loom checks is the one behind the mutex.
+// loom checks is the one on `state` below.
 use std::sync::Arc;
 
-/// The keeper's side of a queued call.
+/// The keeper's side of a queued call. `run` or `abandon` is called at most once.
 pub trait Job<S>: Send + Sync {
     /// Runs the closure on `state`, unless the caller gave up first, and delivers the
     /// outcome. Returns the panic message if the closure panicked.
@@ -31,54 +31,72 @@ pub trait ReplySlot<R>: Send + Sync {
     fn cancel(&self);
 }
 
-/// A call in flight, shared by the keeper (as `dyn Job`) and the caller (as `dyn ReplySlot`).
+/// `outcome` is written and will not be touched by the keeper again.
+const COMPLETE: usize = 0b001;
+/// `waker` holds the caller's waker; the keeper may read it (by reference).
+const WAKER_SET: usize = 0b010;
+/// The caller is gone: do not start the closure, do not wake.
+const CANCELLED: usize = 0b100;
+
+/// A call in flight, shared by the keeper (as `dyn Job`) and the caller (as `dyn
+/// ReplySlot`): closure, outcome and waker in one allocation.
+///
+/// The protocol (tokio's `oneshot`, plus a closure and a cancel bit):
+/// - `func` is touched only by the keeper's single `run` (or by `Drop`);
+/// - `outcome` is written by the keeper before it sets `COMPLETE` (release) and read
+///   by the caller only after it saw `COMPLETE` (acquire);
+/// - `waker` is written by the caller only while `WAKER_SET` is clear, and read (never
+///   written) by the keeper only if its `COMPLETE` update saw `WAKER_SET`.
 pub struct Call<F, R> {
-    inner: Mutex<Inner<F, R>>,
+    state: AtomicUsize,
+    func: Cell<Option<F>>,
+    outcome: Cell<Option<Result<R, CallError>>>,
+    waker: Cell<Option<Waker>>,
 }
 
-struct Inner<F, R> {
-    /// `None` once the keeper took it, or once the caller cancelled.
-    func: Option<F>,
-    outcome: Outcome<R>,
-    waker: Option<Waker>,
-}
-
-enum Outcome<R> {
-    Pending,
-    Ready(Result<R, CallError>),
-    Taken,
-}
+// SAFETY: the cells are accessed per the protocol above, so no two threads touch one
+// cell at the same time unless both only read. `F` and `R` move between threads, hence
+// the `Send` bounds; nothing is shared by reference across threads except the waker,
+// and `Waker` is `Sync`.
+unsafe impl<F: Send, R: Send> Send for Call<F, R> {}
+// SAFETY: as above.
+unsafe impl<F: Send, R: Send> Sync for Call<F, R> {}
 
 impl<F, R> Call<F, R> {
     /// A new call holding `func`.
     pub fn new(func: F) -> Arc<Self> {
         Arc::new(Call {
-            inner: Mutex::new(Inner {
-                func: Some(func),
-                outcome: Outcome::Pending,
-                waker: None,
-            }),
+            state: AtomicUsize::new(0),
+            func: Cell::new(Some(func)),
+            outcome: Cell::new(None),
+            waker: Cell::new(None),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<F, R>> {
-        // Nothing panics while the lock is held (closures run and wakers fire outside
-        // it), so a poisoned lock still holds consistent data.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// Stores the outcome and wakes the caller. Called once, by the keeper.
+    fn deliver(&self, result: Result<R, CallError>) {
+        // SAFETY: only the keeper writes `outcome`, once, before setting COMPLETE; the
+        // caller reads it only after seeing COMPLETE.
+        self.outcome.with_mut(|p| unsafe { *p = Some(result) });
+        let prev = self.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & (WAKER_SET | CANCELLED) == WAKER_SET {
+            // SAFETY: WAKER_SET was set when COMPLETE was, so the caller will not write
+            // `waker` again (it clears WAKER_SET first and would then see COMPLETE).
+            self.waker.with(|p| unsafe {
+                if let Some(waker) = &*p {
+                    waker.wake_by_ref();
+                }
+            });
+        }
     }
 
-    fn deliver(&self, result: Result<R, CallError>) {
-        let waker = {
-            let mut inner = self.lock();
-            if !matches!(inner.outcome, Outcome::Pending) {
-                return;
-            }
-            inner.outcome = Outcome::Ready(result);
-            inner.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+    /// Takes the outcome. Only after COMPLETE was observed (acquire).
+    fn take_outcome(&self) -> Result<R, CallError> {
+        // SAFETY: COMPLETE is set, so the keeper is done with `outcome`; only the
+        // caller (one `Reply`) takes it.
+        self.outcome
+            .with_mut(|p| unsafe { (*p).take() })
+            .unwrap_or(Err(CallError::Stopped))
     }
 }
 
@@ -88,8 +106,12 @@ where
     R: Send,
 {
     fn run(&self, state: &mut S) -> Result<(), String> {
-        let Some(func) = self.lock().func.take() else {
+        if self.state.load(Ordering::Acquire) & CANCELLED != 0 {
             return Ok(()); // the caller gave up before the keeper got to it
+        }
+        // SAFETY: only the keeper's single `run` touches `func`.
+        let Some(func) = self.func.with_mut(|p| unsafe { (*p).take() }) else {
+            return Ok(());
         };
         match catch_unwind(AssertUnwindSafe(|| func(state))) {
             Ok(value) => {
@@ -105,9 +127,7 @@ where
     }
 
     fn abandon(&self, err: CallError) {
-        let func = self.lock().func.take();
-        drop(func); // outside the lock: the closure's captures may run arbitrary drops
-        self.deliver(Err(err));
+        self.deliver(Err(err)); // `func` is dropped with the slot
     }
 }
 
@@ -117,30 +137,61 @@ where
     R: Send,
 {
     fn poll_reply(&self, cx: &mut Context<'_>) -> Poll<Result<R, CallError>> {
-        let mut inner = self.lock();
-        match std::mem::replace(&mut inner.outcome, Outcome::Taken) {
-            Outcome::Ready(result) => Poll::Ready(result),
-            Outcome::Pending => {
-                inner.outcome = Outcome::Pending;
-                match &inner.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => inner.waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            // Polled again after completion: a caller bug the `Reply` type rules out.
-            Outcome::Taken => Poll::Ready(Err(CallError::Stopped)),
+        let state = self.state.load(Ordering::Acquire);
+        if state & COMPLETE != 0 {
+            return Poll::Ready(self.take_outcome());
         }
+        if state & WAKER_SET != 0 {
+            // SAFETY: shared read; the keeper only ever reads `waker` too.
+            let same = self
+                .waker
+                .with(|p| unsafe { (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker())) });
+            if same {
+                return Poll::Pending;
+            }
+            // Take the waker back before replacing it.
+            let prev = self.state.fetch_and(!WAKER_SET, Ordering::AcqRel);
+            if prev & COMPLETE != 0 {
+                return Poll::Ready(self.take_outcome());
+            }
+        }
+        // SAFETY: WAKER_SET is clear and COMPLETE was not set when we cleared it, so the
+        // keeper will not read `waker` until we set WAKER_SET again.
+        self.waker
+            .with_mut(|p| unsafe { *p = Some(cx.waker().clone()) });
+        let prev = self.state.fetch_or(WAKER_SET, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            return Poll::Ready(self.take_outcome());
+        }
+        Poll::Pending
     }
 
     fn cancel(&self) {
-        let (func, waker) = {
-            let mut inner = self.lock();
-            (inner.func.take(), inner.waker.take())
-        };
-        drop((func, waker));
+        self.state.fetch_or(CANCELLED, Ordering::Release);
     }
 }
+
+/// `UnsafeCell` with loom's closure API, so loom can check every access.
+#[cfg(not(loom))]
+struct Cell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> Cell<T> {
+    fn new(value: T) -> Self {
+        Cell(std::cell::UnsafeCell::new(value))
+    }
+
+    fn with<U>(&self, f: impl FnOnce(*const T) -> U) -> U {
+        f(self.0.get())
+    }
+
+    fn with_mut<U>(&self, f: impl FnOnce(*mut T) -> U) -> U {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+use loom::cell::UnsafeCell as Cell;
 
 /// The text of a panic payload (`&str` or `String`), or a placeholder.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
