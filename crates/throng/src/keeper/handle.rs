@@ -8,14 +8,14 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::{CallError, CallTimeoutError, CastError, StopError, TryCallError, TryCastError};
 use super::slot::{Call, Reply};
 use super::task::{self, Envelope, Exit};
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::Arc;
 
 /// Largest mailbox capacity; larger requests are clamped to it (tokio's channel limit).
 pub const MAX_CAPACITY: usize = usize::MAX >> 4;
@@ -26,8 +26,6 @@ pub(crate) struct Shared<S> {
     pub(crate) closing: AtomicBool,
     /// Set by the task when a closure panicked.
     pub(crate) poisoned: AtomicBool,
-    /// Taken by the first `stop`.
-    stop_tx: Mutex<Option<oneshot::Sender<()>>>,
     /// Taken by the `stop` that joins the task; later ones wait on the lock, then see `None`.
     join: tokio::sync::Mutex<Option<JoinHandle<Exit<S>>>>,
 }
@@ -86,14 +84,12 @@ impl<S: Send + 'static> Keeper<S> {
     /// ```
     pub fn spawn(state: S, capacity: NonZeroUsize) -> Self {
         let (tx, rx) = mpsc::channel(capacity.get().min(MAX_CAPACITY));
-        let (stop_tx, stop_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             closing: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
-            stop_tx: Mutex::new(Some(stop_tx)),
             join: tokio::sync::Mutex::new(None),
         });
-        let handle = tokio::spawn(task::run(state, rx, stop_rx, shared.clone()));
+        let handle = tokio::spawn(task::run(state, rx, shared.clone()));
         // Nobody else can hold the lock yet: the handle is stored before `spawn` returns.
         *shared
             .join
@@ -397,14 +393,17 @@ impl<S: 'static> Keeper<S> {
     /// ```
     pub async fn stop(&self) -> Result<S, StopError<S>> {
         self.shared.closing.store(true, Ordering::Release);
-        let stop_tx = self
-            .shared
-            .stop_tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(stop_tx) = stop_tx {
-            let _ = stop_tx.send(()); // the task may have ended already (poisoned)
+        // Wake the owner in case it waits on an empty mailbox. If the mailbox is full the
+        // owner is busy and will see `closing` after this batch; waiting for room is
+        // still bounded (new callers are refused) and keeps this simple and robust.
+        match self.tx.try_reserve() {
+            Ok(permit) => permit.send(Envelope::wake()),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                if let Ok(permit) = self.tx.reserve().await {
+                    permit.send(Envelope::wake());
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {} // already ended (poisoned)
         }
         let mut join = self.shared.join.lock().await;
         let Some(handle) = join.as_mut() else {
