@@ -239,7 +239,9 @@ impl<S: 'static> Keeper<S> {
     ///
     /// Panics if called from within an asynchronous execution context (a runtime worker
     /// thread), as [`tokio::sync::mpsc::Sender::blocking_send`] does. Use it from
-    /// [`spawn_blocking`](tokio::task::spawn_blocking) or plain threads.
+    /// [`spawn_blocking`](tokio::task::spawn_blocking) or plain threads, and never from a
+    /// thread the keeper's runtime needs in order to run (for example, joining such a
+    /// thread from a current-thread runtime's only thread deadlocks).
     ///
     /// # Examples
     ///
@@ -250,7 +252,10 @@ impl<S: 'static> Keeper<S> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let keeper = Keeper::spawn(5u64, NonZeroUsize::new(8).unwrap());
     /// let k = keeper.clone();
-    /// let got = std::thread::spawn(move || k.blocking_call(|n| *n)).join().unwrap();
+    /// // Off the runtime's threads: a blocking-pool thread (or any plain thread).
+    /// let got = tokio::task::spawn_blocking(move || k.blocking_call(|n| *n))
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(got, Ok(5));
     /// # }
     /// ```
