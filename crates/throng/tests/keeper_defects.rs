@@ -103,8 +103,8 @@ async fn s10_5_cast_reports_a_stopped_keeper_and_try_cast_never_blocks() {
 
 // S10-6: replies were `interface{}`, get/getall had no API, and the request channel was
 // unbuffered with no batching. Here replies are typed (a snapshot comes back as a
-// `HashMap`), the mailbox holds exactly its capacity, and a burst is drained in batches
-// in order.
+// `HashMap`), and the mailbox holds exactly its capacity (order of a drained burst is
+// checked in keeper_basic.rs).
 #[tokio::test(flavor = "current_thread")]
 async fn s10_6_replies_are_typed_and_the_mailbox_is_bounded() {
     let keeper = Keeper::spawn(HashMap::<&'static str, i64>::new(), cap(100));

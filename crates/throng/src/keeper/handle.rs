@@ -277,7 +277,8 @@ impl<S: 'static> Keeper<S> {
     /// Enqueues `f` to run on the state without waiting for it to run (fire and forget).
     /// Waits for mailbox room.
     ///
-    /// Once accepted, `f` runs unless the keeper is poisoned first; a panic in `f`
+    /// Once accepted, `f` runs unless the keeper is poisoned first or its runtime shuts
+    /// down with `f` still queued (then `f` is dropped unrun); a panic in `f`
     /// poisons the keeper (later calls see [`CallError::Poisoned`], and
     /// [`stop`](Self::stop) returns [`StopError::Poisoned`]).
     ///
