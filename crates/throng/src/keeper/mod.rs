@@ -63,8 +63,8 @@
 //! - A keeper wins when the owner must be one task (ordering, non-`Sync` state, a
 //!   resource with its own lifecycle), when callers must not wait for the work (`cast`),
 //!   and when you need bounded queueing with backpressure, deadlines and a clean stop.
-//!   It costs the same as the hand-rolled `mpsc` + `oneshot` loop it replaces (ratio
-//!   0.95-1.03 across runs, below) and removes its pitfalls: no command enum to keep
+//!   It costs about the same as the hand-rolled `mpsc` + `oneshot` loop it replaces
+//!   (same-run ratio 0.91-0.99 with one caller, 1.00-1.08 with 8 callers; below) and removes its pitfalls: no command enum to keep
 //!   exhaustive, no reply that can be forgotten, stop and panics handled.
 //! - Within throng: [`counter`](crate::counter) and [`keyed`](crate::keyed) are the
 //!   lock-free answer for counting; a keeper is the general tool for everything else.
@@ -95,9 +95,9 @@
 //!
 //! ```text
 //! cargo run --release -p throng-benches --bin scoreboard -- keeper
-//! case=keeper.call throng=3163670 peer=mpsc-oneshot:3183166 unit=calls/s ratio=0.99
-//! case=keeper.call.mt throng=1963469 peer=mpsc-oneshot:2032870 unit=calls/s ratio=0.97
-//! case=keeper.call.contended throng=2167392 peer=mpsc-oneshot:2107376 unit=calls/s ratio=1.03
+//! case=keeper.call throng=2800551 peer=mpsc-oneshot:2998034 unit=calls/s ratio=0.93
+//! case=keeper.call.mt throng=1777447 peer=mpsc-oneshot:1854455 unit=calls/s ratio=0.96
+//! case=keeper.call.contended throng=1830034 peer=mpsc-oneshot:1711163 unit=calls/s ratio=1.07
 //!
 //! cargo bench -p throng-benches --bench keeper   (time per round trip / throughput)
 //! keeper/uncontended: keeper 643 ns, mpsc-oneshot 607 ns, tokio-mutex 51 ns, std-mutex 18.5 ns
