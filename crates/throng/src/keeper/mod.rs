@@ -65,7 +65,8 @@
 //!   and when you need bounded queueing with backpressure, deadlines and a clean stop.
 //!   It costs about the same as the hand-rolled `mpsc` + `oneshot` loop it replaces
 //!   (same-run ratio 0.91-0.99 with one caller, 1.00-1.08 with 8 callers; below)
-//!   and removes its pitfalls: no command enum to keep exhaustive, no reply that can be forgotten, stop and panics handled.
+//!   and removes its pitfalls: no command enum to keep exhaustive, no reply that can
+//!   be forgotten, stop and panics handled.
 //! - Within throng: [`counter`](crate::counter) and [`keyed`](crate::keyed) are the
 //!   lock-free answer for counting; a keeper is the general tool for everything else.
 //!
