@@ -1,1 +1,0 @@
-//! TODO(owner: keeper helper) module not yet written.
