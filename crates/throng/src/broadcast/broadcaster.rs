@@ -310,6 +310,7 @@ impl<T> Broadcaster<T> {
             queue: q,
             shared: Arc::clone(&self.shared),
             start_seq,
+            local: std::collections::VecDeque::new(),
         })
     }
 

@@ -194,22 +194,29 @@ impl<T> Queue<T> {
         true
     }
 
-    /// Takes the next message or terminal state; registers `cx` if there is none.
-    pub(crate) fn poll_recv(
+    /// Refills the subscriber's empty local batch with everything queued, in one lock
+    /// (an O(1) buffer swap), or returns the pending `Lagged` notice or the terminal
+    /// error; registers `cx` (if any) when nothing is queued and the queue is open.
+    ///
+    /// `local` must be empty; after `Ready(Ok(()))` it is not.
+    pub(crate) fn poll_refill(
         &self,
         cx: Option<&Context<'_>>,
-    ) -> Poll<Result<Delivery<T>, RecvError>> {
+        local: &mut VecDeque<Delivery<T>>,
+    ) -> Poll<Result<(), RecvError>> {
+        debug_assert!(local.is_empty());
         let mut g = self.lock();
         if g.lagged > 0 {
             let n = std::mem::take(&mut g.lagged);
             return Poll::Ready(Err(RecvError::Lagged(n)));
         }
-        if let Some(d) = g.buf.pop_front() {
-            g.stats.received += 1;
+        if !g.buf.is_empty() {
+            std::mem::swap(&mut g.buf, local);
+            g.stats.received += local.len() as u64;
             let sp = g.space_waker.take();
             drop(g);
             wake(sp);
-            return Poll::Ready(Ok(d));
+            return Poll::Ready(Ok(()));
         }
         match g.status {
             Status::Open => {
@@ -223,42 +230,12 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Moves up to `limit` messages into `out`; Ready(Ok(n)) with n ≥ 1, or a notice /
-    /// terminal error, or Pending (registered) when nothing is queued.
-    pub(crate) fn poll_recv_many(
-        &self,
-        cx: &Context<'_>,
-        out: &mut Vec<Delivery<T>>,
-        limit: usize,
-    ) -> Poll<Result<usize, RecvError>> {
-        let mut g = self.lock();
-        if g.lagged > 0 {
-            let n = std::mem::take(&mut g.lagged);
-            return Poll::Ready(Err(RecvError::Lagged(n)));
-        }
-        let n = g.buf.len().min(limit);
-        if n > 0 {
-            out.extend(g.buf.drain(..n));
-            g.stats.received += n as u64;
-            let sp = g.space_waker.take();
-            drop(g);
-            wake(sp);
-            return Poll::Ready(Ok(n));
-        }
-        match g.status {
-            Status::Open => {
-                register(&mut g.rx_waker, cx);
-                Poll::Pending
-            }
-            Status::Disconnected => Poll::Ready(Err(RecvError::Disconnected)),
-            _ => Poll::Ready(Err(RecvError::Closed)),
-        }
-    }
-
-    pub(crate) fn stats(&self) -> SubscriberStats {
+    /// Counters; `local` is the subscriber's batch, counted as queued, not received.
+    pub(crate) fn stats(&self, local: usize) -> SubscriberStats {
         let g = self.lock();
         let mut s = g.stats;
-        s.queued = g.buf.len();
+        s.queued = g.buf.len() + local;
+        s.received -= local as u64;
         s
     }
 

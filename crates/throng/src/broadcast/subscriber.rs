@@ -1,7 +1,9 @@
 //! The receiving side: [`Subscriber`] and the [`Delivery`] it yields.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::broadcaster::Shared;
@@ -42,6 +44,8 @@ pub struct Subscriber<T> {
     pub(crate) queue: Arc<Queue<T>>,
     pub(crate) shared: Arc<Shared<T>>,
     pub(crate) start_seq: u64,
+    /// Messages taken from the queue in one batch and not yet returned.
+    pub(crate) local: VecDeque<Delivery<T>>,
 }
 
 impl<T> fmt::Debug for Subscriber<T> {
@@ -89,7 +93,11 @@ impl<T> Subscriber<T> {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Result<Delivery<T>, RecvError> {
-        poll_fn(|cx| self.queue.poll_recv(Some(cx))).await
+        if let Some(d) = self.local.pop_front() {
+            return Ok(d);
+        }
+        poll_fn(|cx| self.queue.poll_refill(Some(cx), &mut self.local)).await?;
+        Ok(self.local.pop_front().expect("refilled batch is not empty"))
     }
 
     /// Takes the next message if one is queued, without waiting.
@@ -99,9 +107,13 @@ impl<T> Subscriber<T> {
     /// [`TryRecvError::Empty`] if nothing is queued and the subscription is open;
     /// otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<Delivery<T>, TryRecvError> {
-        match self.queue.poll_recv(None) {
-            std::task::Poll::Ready(r) => r.map_err(TryRecvError::from),
-            std::task::Poll::Pending => Err(TryRecvError::Empty),
+        if let Some(d) = self.local.pop_front() {
+            return Ok(d);
+        }
+        match self.queue.poll_refill(None, &mut self.local) {
+            Poll::Ready(Ok(())) => Ok(self.local.pop_front().expect("refilled batch is not empty")),
+            Poll::Ready(Err(e)) => Err(e.into()),
+            Poll::Pending => Err(TryRecvError::Empty),
         }
     }
 
@@ -148,7 +160,12 @@ impl<T> Subscriber<T> {
         if limit == 0 {
             return Ok(0);
         }
-        poll_fn(|cx| self.queue.poll_recv_many(cx, out, limit)).await
+        if self.local.is_empty() {
+            poll_fn(|cx| self.queue.poll_refill(Some(cx), &mut self.local)).await?;
+        }
+        let n = self.local.len().min(limit);
+        out.extend(self.local.drain(..n));
+        Ok(n)
     }
 
     /// Leaves the broadcaster now: no new message is queued for this subscriber, the
@@ -173,7 +190,7 @@ impl<T> Subscriber<T> {
 
     /// The counters of this subscription.
     pub fn stats(&self) -> SubscriberStats {
-        self.queue.stats()
+        self.queue.stats(self.local.len())
     }
 
     /// Where the subscription stands (open, or why it ended).
@@ -183,7 +200,7 @@ impl<T> Subscriber<T> {
 
     /// Messages queued now.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.local.len()
     }
 
     /// Whether no message is queued now.
