@@ -53,11 +53,16 @@ async fn s12_1_full_subscriber_drops_are_counted_and_visible() {
 /// consecutive seqs.
 #[test]
 fn s12_2_concurrent_publishers_give_every_subscriber_the_same_order() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     for _trial in 0..20 {
         rt.block_on(async {
             let b: Broadcaster<(u8, u32)> = Broadcaster::new();
-            let subs: Vec<_> = (0..8).map(|_| b.subscribe(opts(1024, Overflow::DropNewest)).unwrap()).collect();
+            let subs: Vec<_> = (0..8)
+                .map(|_| b.subscribe(opts(1024, Overflow::DropNewest)).unwrap())
+                .collect();
             let pubs: Vec<_> = (0..2u8)
                 .map(|p| {
                     let b = b.clone();
@@ -85,7 +90,10 @@ fn s12_2_concurrent_publishers_give_every_subscriber_the_same_order() {
                 assert!(got.iter().enumerate().all(|(i, (seq, _))| *seq == i as u64));
                 seen.push(got);
             }
-            assert!(seen.windows(2).all(|w| w[0] == w[1]), "all subscribers agree on the order");
+            assert!(
+                seen.windows(2).all(|w| w[0] == w[1]),
+                "all subscribers agree on the order"
+            );
         });
     }
 }
@@ -96,7 +104,9 @@ fn s12_2_concurrent_publishers_give_every_subscriber_the_same_order() {
 #[tokio::test]
 async fn s12_3_dropping_the_broadcaster_ends_every_subscriber() {
     let b = Broadcaster::new();
-    let mut subs: Vec<_> = (0..3).map(|_| b.subscribe(opts(4, Overflow::DropOldest)).unwrap()).collect();
+    let mut subs: Vec<_> = (0..3)
+        .map(|_| b.subscribe(opts(4, Overflow::DropOldest)).unwrap())
+        .collect();
     let ranging: Vec<_> = subs
         .drain(..)
         .map(|mut s| {
@@ -132,7 +142,11 @@ async fn s12_4_capacity_is_per_subscriber_and_payload_is_generic() {
     assert_eq!(small.len(), 1);
     assert_eq!(big.len(), 50);
     assert_eq!(small.stats().dropped, 49);
-    assert_eq!(Arc::strong_count(&payload), 1 + 1 + 50, "shared, never deep-copied");
+    assert_eq!(
+        Arc::strong_count(&payload),
+        1 + 1 + 50,
+        "shared, never deep-copied"
+    );
     assert!(Arc::ptr_eq(&big.recv().await.unwrap().msg, &payload));
     small.recv().await.unwrap();
 }
@@ -162,10 +176,17 @@ async fn s11_3_dropped_subscribers_are_removed_at_once() {
 /// publishers, slow receivers, and subscribers joining and leaving concurrently.
 #[test]
 fn stress_every_item_is_received_or_counted() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let b: Broadcaster<u32> = Broadcaster::new();
-        let policies = [Overflow::DropNewest, Overflow::DropOldest, Overflow::Disconnect];
+        let policies = [
+            Overflow::DropNewest,
+            Overflow::DropOldest,
+            Overflow::Disconnect,
+        ];
         let mut receivers = Vec::new();
         for i in 0..12 {
             let mut s = b.subscribe(opts(8 + i, policies[i % 3])).unwrap();
@@ -188,8 +209,16 @@ fn stress_every_item_is_received_or_counted() {
                 let st = s.stats();
                 assert_eq!(st.received, got);
                 assert_eq!(st.dropped_oldest, lagged);
-                assert_eq!(st.enqueued, st.received + st.dropped_oldest + st.queued as u64);
-                (s.overflow(), s.status(), st.enqueued + st.dropped - st.dropped_oldest, st.dropped)
+                assert_eq!(
+                    st.enqueued,
+                    st.received + st.dropped_oldest + st.queued as u64
+                );
+                (
+                    s.overflow(),
+                    s.status(),
+                    st.enqueued + st.dropped - st.dropped_oldest,
+                    st.dropped,
+                )
             }));
         }
         let pubs: Vec<_> = (0..2)
@@ -228,7 +257,10 @@ fn stress_every_item_is_received_or_counted() {
                 assert_eq!(dropped, 1);
                 assert!(offered <= 4000);
             } else {
-                assert_eq!(offered, 4000, "{overflow:?}: every message queued or counted");
+                assert_eq!(
+                    offered, 4000,
+                    "{overflow:?}: every message queued or counted"
+                );
             }
         }
         let m = b.metrics();

@@ -15,7 +15,12 @@ fn opts(cap: usize, overflow: Overflow) -> SubscribeOptions {
 }
 
 fn block(cap: usize, ms: u64) -> SubscribeOptions {
-    opts(cap, Overflow::Block { timeout: Duration::from_millis(ms) })
+    opts(
+        cap,
+        Overflow::Block {
+            timeout: Duration::from_millis(ms),
+        },
+    )
 }
 
 #[tokio::test]
@@ -41,7 +46,13 @@ async fn publish_without_subscribers_uses_a_seq_and_delivers_to_none() {
 #[test]
 fn zero_capacity_is_a_typed_error() {
     assert!(SubscribeOptions::with_capacity(0, Overflow::DropNewest).is_err());
-    assert_eq!(SubscribeOptions::with_capacity(3, Overflow::DropNewest).unwrap().capacity().get(), 3);
+    assert_eq!(
+        SubscribeOptions::with_capacity(3, Overflow::DropNewest)
+            .unwrap()
+            .capacity()
+            .get(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -71,7 +82,10 @@ async fn capacity_drop_oldest_reports_lagged_once() {
     assert_eq!(s.recv().await.unwrap().seq, 4);
     assert_eq!(s.try_recv(), Err(TryRecvError::Empty));
     let st = s.stats();
-    assert_eq!((st.enqueued, st.received, st.dropped, st.dropped_oldest), (5, 2, 3, 3));
+    assert_eq!(
+        (st.enqueued, st.received, st.dropped, st.dropped_oldest),
+        (5, 2, 3, 3)
+    );
 }
 
 #[tokio::test]
@@ -89,7 +103,11 @@ async fn capacity_disconnect_delivers_queued_then_disconnected() {
     assert_eq!(s.recv().await.unwrap().seq, 0);
     assert_eq!(s.recv().await.unwrap().seq, 1);
     assert_eq!(s.recv().await, Err(RecvError::Disconnected));
-    assert_eq!(s.recv().await, Err(RecvError::Disconnected), "terminal error is sticky");
+    assert_eq!(
+        s.recv().await,
+        Err(RecvError::Disconnected),
+        "terminal error is sticky"
+    );
     for i in 0..4 {
         assert_eq!(other.recv().await.unwrap().seq, i);
     }
@@ -104,7 +122,10 @@ async fn capacity_block_waits_for_room() {
     let b2 = b.clone();
     let publisher = tokio::spawn(async move { b2.publish(1).await.unwrap() });
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert!(!publisher.is_finished(), "publish waits while the Block queue is full");
+    assert!(
+        !publisher.is_finished(),
+        "publish waits while the Block queue is full"
+    );
     assert_eq!(s.recv().await.unwrap().seq, 0);
     let r = publisher.await.unwrap();
     assert_eq!((r.seq, r.delivered, r.dropped), (1, 1, 0));
@@ -141,7 +162,11 @@ async fn later_publishes_wait_behind_a_blocked_one_and_keep_order() {
     assert!(!p2.is_finished());
     assert_eq!(fast.try_recv().unwrap().seq, 0);
     assert_eq!(fast.try_recv().unwrap().seq, 1);
-    assert_eq!(fast.try_recv(), Err(TryRecvError::Empty), "seq 2 is not published yet");
+    assert_eq!(
+        fast.try_recv(),
+        Err(TryRecvError::Empty),
+        "seq 2 is not published yet"
+    );
     for want in 0..3 {
         assert_eq!(slow.recv().await.unwrap().seq, want);
     }
@@ -185,16 +210,25 @@ async fn recv_timeout_times_out_then_receives() {
     let b = Broadcaster::new();
     let mut s = b.subscribe(opts(4, Overflow::DropOldest)).unwrap();
     let start = tokio::time::Instant::now();
-    assert_eq!(s.recv_timeout(Duration::from_millis(30)).await, Err(RecvTimeoutError::Timeout));
+    assert_eq!(
+        s.recv_timeout(Duration::from_millis(30)).await,
+        Err(RecvTimeoutError::Timeout)
+    );
     assert_eq!(start.elapsed(), Duration::from_millis(30));
     let b2 = b.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(10)).await;
         b2.publish(5).await.unwrap();
     });
-    assert_eq!(s.recv_timeout(Duration::from_millis(30)).await.unwrap().msg, 5);
+    assert_eq!(
+        s.recv_timeout(Duration::from_millis(30)).await.unwrap().msg,
+        5
+    );
     b.close();
-    assert_eq!(s.recv_timeout(Duration::from_millis(30)).await, Err(RecvTimeoutError::Closed));
+    assert_eq!(
+        s.recv_timeout(Duration::from_millis(30)).await,
+        Err(RecvTimeoutError::Closed)
+    );
 }
 
 #[tokio::test]
@@ -207,7 +241,10 @@ async fn recv_many_drains_in_order_up_to_limit() {
     let mut out = Vec::new();
     assert_eq!(s.recv_many(&mut out, 3).await, Ok(3));
     assert_eq!(s.recv_many(&mut out, 10).await, Ok(2));
-    assert_eq!(out.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        out.iter().map(|d| d.seq).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
     assert_eq!(s.recv_many(&mut out, 0).await, Ok(0));
     b.close();
     assert_eq!(s.recv_many(&mut out, 10).await, Err(RecvError::Closed));
@@ -296,7 +333,9 @@ async fn publish_with_builds_the_message_from_its_seq() {
     let b = Broadcaster::new();
     let mut s = b.subscribe(opts(4, Overflow::DropOldest)).unwrap();
     b.publish(String::from("x")).await.unwrap();
-    b.publish_with(|seq| format!("joined at {seq}")).await.unwrap();
+    b.publish_with(|seq| format!("joined at {seq}"))
+        .await
+        .unwrap();
     b.try_publish_with(|seq| format!("left at {seq}")).unwrap();
     s.recv().await.unwrap();
     assert_eq!(s.recv().await.unwrap().msg, "joined at 1");
@@ -318,4 +357,35 @@ fn handles_are_send_and_sync() {
     send_future(b.publish(Arc::from("x")));
     let mut s = b.subscribe(opts(1, Overflow::DropNewest)).unwrap();
     send_future(s.recv());
+}
+
+#[tokio::test(start_paused = true)]
+async fn block_publish_waits_for_a_slow_reader_within_its_timeout() {
+    let b = Broadcaster::new();
+    let mut s = b.subscribe(block(4, 100)).unwrap();
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while let Ok(d) = s.recv().await {
+            seqs.push(d.seq);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (seqs, s.stats())
+    });
+    let mut max_wait = Duration::ZERO;
+    for i in 0..20u64 {
+        let start = tokio::time::Instant::now();
+        let r = b.publish(i).await.unwrap();
+        max_wait = max_wait.max(start.elapsed());
+        assert_eq!(
+            (r.delivered, r.disconnected),
+            (1, 0),
+            "seq {i} after {:?}",
+            start.elapsed()
+        );
+    }
+    b.close();
+    let (seqs, stats) = reader.await.unwrap();
+    assert_eq!(seqs, (0..20).collect::<Vec<_>>());
+    assert_eq!(stats.dropped, 0);
+    assert!(max_wait > Duration::ZERO && max_wait <= Duration::from_millis(100));
 }

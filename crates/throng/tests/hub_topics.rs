@@ -15,7 +15,11 @@ async fn smoke() {
     let mut a = hub.subscribe("a".into(), opts()).unwrap();
     let mut b = hub.subscribe("b".into(), opts()).unwrap();
     assert_eq!(hub.publish("a", 1).await.unwrap().delivered, 1);
-    assert_eq!(hub.try_publish("b", 2).unwrap().seq, 0, "each topic has its own sequence");
+    assert_eq!(
+        hub.try_publish("b", 2).unwrap().seq,
+        0,
+        "each topic has its own sequence"
+    );
     assert_eq!(a.recv().await.unwrap().msg, 1);
     assert_eq!(b.recv().await.unwrap().msg, 2);
     assert_eq!(a.topic(), "a");
@@ -37,13 +41,24 @@ async fn topic_removed_with_last_subscriber_and_recreated_fresh() {
     a2.unsubscribe();
     a2.unsubscribe();
     assert_eq!(hub.topic_count(), 0);
-    assert_eq!(a2.recv().await.unwrap().msg, 1, "queued messages survive leaving");
+    assert_eq!(
+        a2.recv().await.unwrap().msg,
+        1,
+        "queued messages survive leaving"
+    );
     assert_eq!(a2.recv().await, Err(RecvError::Closed));
-    assert!(matches!(hub.publish("room", 2).await, Err(HubPublishError::NoTopic(2))));
+    assert!(matches!(
+        hub.publish("room", 2).await,
+        Err(HubPublishError::NoTopic(2))
+    ));
     let again = hub.subscribe("room".into(), opts()).unwrap();
     assert_eq!(again.start_seq(), 0, "a new topic starts a new sequence");
     drop(a2);
-    assert_eq!(hub.topic_count(), 1, "dropping an already-left subscriber changes nothing");
+    assert_eq!(
+        hub.topic_count(),
+        1,
+        "dropping an already-left subscriber changes nothing"
+    );
 }
 
 #[tokio::test]
@@ -53,7 +68,9 @@ async fn subscribe_and_get_seq_with_join_event_in_order() {
     hub.publish("r", "hi".into()).await.unwrap();
     let mut bob = hub.subscribe("r", opts()).unwrap();
     assert_eq!(bob.start_seq(), 1);
-    hub.publish_with("r", |seq| format!("bob joined at {seq}")).await.unwrap();
+    hub.publish_with("r", |seq| format!("bob joined at {seq}"))
+        .await
+        .unwrap();
     assert_eq!(alice.recv().await.unwrap().msg, "hi");
     assert_eq!(alice.recv().await.unwrap().msg, "bob joined at 1");
     let d = bob.recv().await.unwrap();
@@ -70,13 +87,19 @@ async fn close_ends_all_topics_and_refuses_new_work() {
     assert_eq!(s.recv().await.unwrap().msg, 9);
     assert_eq!(s.recv().await, Err(RecvError::Closed));
     assert!(hub.subscribe(1, opts()).is_err());
-    assert!(matches!(hub.try_publish(&1, 1), Err(HubPublishError::Closed(1))));
+    assert!(matches!(
+        hub.try_publish(&1, 1),
+        Err(HubPublishError::Closed(1))
+    ));
     drop(s);
 }
 
 #[test]
 fn topic_removal_race_never_leaves_a_subscriber_on_a_removed_topic() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let hub: Hub<u8, u32> = Hub::new();
         for round in 0..300u32 {
@@ -98,7 +121,10 @@ fn topic_removal_race_never_leaves_a_subscriber_on_a_removed_topic() {
 
 #[test]
 fn stress_many_members_join_and_leave_concurrently() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let hub: Hub<u8, u32> = Hub::new();
         let tasks: Vec<_> = (0..8)
@@ -117,6 +143,10 @@ fn stress_many_members_join_and_leave_concurrently() {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(hub.topic_count(), 0, "every topic left with its last member");
+        assert_eq!(
+            hub.topic_count(),
+            0,
+            "every topic left with its last member"
+        );
     });
 }
