@@ -389,3 +389,25 @@ async fn block_publish_waits_for_a_slow_reader_within_its_timeout() {
     assert_eq!(stats.dropped, 0);
     assert!(max_wait > Duration::ZERO && max_wait <= Duration::from_millis(100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_releases_a_blocked_publish_and_the_ones_behind_it() {
+    let b = Broadcaster::new();
+    let mut s = b.subscribe(block(1, 60_000)).unwrap();
+    b.publish(0).await.unwrap();
+    let (b1, b2) = (b.clone(), b.clone());
+    let blocked = tokio::spawn(async move { b1.publish(1).await.unwrap() });
+    tokio::task::yield_now().await;
+    let behind = tokio::spawn(async move { b2.publish(2).await });
+    tokio::task::yield_now().await;
+    assert!(b.close());
+    let r = blocked.await.unwrap();
+    assert_eq!(
+        (r.seq, r.delivered, r.dropped),
+        (1, 0, 1),
+        "abandoned by close, counted"
+    );
+    assert_eq!(behind.await.unwrap().unwrap_err().into_inner(), 2);
+    assert_eq!(s.recv().await.unwrap().seq, 0);
+    assert_eq!(s.recv().await, Err(RecvError::Closed));
+}

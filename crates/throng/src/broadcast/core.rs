@@ -91,9 +91,6 @@ impl<T> Queue<T> {
     }
 
     /// Offers message `seq` to this queue, cloning `msg` only if it is queued.
-    ///
-    /// With `force_block`, a `Block` queue that is full is treated like `Disconnect`
-    /// (used when a blocking publish gives up).
     pub(crate) fn push(&self, seq: u64, msg: &T) -> Pushed
     where
         T: Clone,

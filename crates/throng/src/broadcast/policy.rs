@@ -59,8 +59,10 @@ pub struct SubscribeOptions {
 impl SubscribeOptions {
     /// A queue of `capacity` messages with the given overflow policy.
     ///
-    /// The queue allocates as it fills, not up front, so a large capacity costs nothing
-    /// until it is used.
+    /// `capacity` bounds the messages queued and not yet taken by the subscriber. The
+    /// subscriber takes all queued messages in one batch when its previous batch is used
+    /// up, so at most `2 × capacity` messages are held per subscriber. The queue
+    /// allocates as it fills, not up front, so a large capacity costs nothing until used.
     #[must_use]
     pub const fn new(capacity: NonZeroUsize, overflow: Overflow) -> Self {
         Self { capacity, overflow }
@@ -139,7 +141,9 @@ pub enum Status {
 ///
 /// Invariant: `enqueued == received + dropped_oldest + queued` (messages evicted by
 /// [`Overflow::DropOldest`] had been enqueued first), and every message published while
-/// the subscriber was open is in `enqueued` or `dropped`.
+/// the subscriber was open is in `enqueued` or `dropped` (except one abandoned by
+/// [`close`](super::Broadcaster::close) while a `Block` publish waited for this
+/// subscriber, which the [`PublishReport`] counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SubscriberStats {
@@ -153,7 +157,8 @@ pub struct SubscriberStats {
     pub dropped: u64,
     /// Of `dropped`, the queued messages evicted by [`Overflow::DropOldest`].
     pub dropped_oldest: u64,
-    /// Messages queued now.
+    /// Messages queued now, including the batch the subscriber has taken and not yet
+    /// returned from `recv`.
     pub queued: usize,
 }
 
@@ -178,7 +183,8 @@ pub struct Metrics {
 
 /// What one publish did, returned by the publish methods.
 ///
-/// `delivered + dropped` is the number of subscribers the message was offered to.
+/// `delivered + dropped` is the number of subscribers the message was offered to (a
+/// `Block` subscriber that unsubscribes while the publish waits for it is in neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct PublishReport {
