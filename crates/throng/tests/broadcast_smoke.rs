@@ -411,3 +411,14 @@ async fn close_releases_a_blocked_publish_and_the_ones_behind_it() {
     assert_eq!(s.recv().await.unwrap().seq, 0);
     assert_eq!(s.recv().await, Err(RecvError::Closed));
 }
+
+#[tokio::test]
+async fn a_panicking_publish_with_closure_leaves_the_broadcaster_usable() {
+    let b = Broadcaster::new();
+    let mut s = b.subscribe(opts(4, Overflow::DropOldest)).unwrap();
+    let b2 = b.clone();
+    let r = std::panic::catch_unwind(move || b2.try_publish_with(|_| -> u8 { panic!("boom") }));
+    assert!(r.is_err());
+    assert_eq!(b.try_publish(5).unwrap().seq, 1, "seq 0 was skipped");
+    assert_eq!(s.recv().await.unwrap(), Delivery { seq: 1, msg: 5 });
+}

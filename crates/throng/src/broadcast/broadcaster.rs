@@ -347,7 +347,9 @@ impl<T> Broadcaster<T> {
     /// under the sequencer lock (for messages that embed their `seq`, such as chat join
     /// and leave events). Otherwise as [`publish`](Self::publish).
     ///
-    /// `make` must be quick and must not use this broadcaster (it would deadlock).
+    /// `make` must be quick and must not use this broadcaster (it would deadlock). If it
+    /// panics, the panic propagates, its sequence number is skipped (a gap every
+    /// subscriber sees), and the broadcaster stays usable.
     ///
     /// # Errors
     ///
