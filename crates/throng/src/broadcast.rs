@@ -1,1 +1,0 @@
-//! TODO(owner: broadcast helper) module not yet written.

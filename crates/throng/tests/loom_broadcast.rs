@@ -1,0 +1,122 @@
+//! Loom models of the broadcast core: publish / recv (waker registration) / unsubscribe /
+//! close, 2 threads each, exact final assertions, `Arc` payloads to catch leaks.
+//!
+//! Run: `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test --release -p throng
+//! --target-dir target/loom --test loom_broadcast`
+#![cfg(loom)]
+
+use std::num::NonZeroUsize;
+
+use loom::sync::Arc;
+use loom::thread;
+use throng::broadcast::{Broadcaster, Overflow, RecvError, SubscribeOptions, TryPublishError};
+
+fn opts(cap: usize, overflow: Overflow) -> SubscribeOptions {
+    SubscribeOptions::new(NonZeroUsize::new(cap).unwrap(), overflow)
+}
+
+/// A parked receiver is always woken: 2 messages then close, received by a
+/// `recv().await` on another thread; exactly 2 deliveries in order, then Closed once.
+#[test]
+fn publish_close_wakes_parked_receiver() {
+    loom::model(|| {
+        let b: Broadcaster<Arc<u8>> = Broadcaster::new();
+        let payload = Arc::new(7u8);
+        let mut sub = b.subscribe(opts(2, Overflow::DropNewest)).unwrap();
+        let p = payload.clone();
+        let publisher = thread::spawn(move || {
+            b.try_publish(p.clone()).unwrap();
+            b.try_publish(p).unwrap();
+            assert!(b.close());
+        });
+        let seqs = loom::future::block_on(async {
+            let mut seqs = Vec::new();
+            loop {
+                match sub.recv().await {
+                    Ok(d) => seqs.push(d.seq),
+                    Err(RecvError::Closed) => break,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            seqs
+        });
+        publisher.join().unwrap();
+        assert_eq!(seqs, vec![0, 1]);
+        assert!(matches!(
+            sub.try_recv(),
+            Err(throng::broadcast::TryRecvError::Closed)
+        ));
+        drop(sub);
+        assert_eq!(Arc::strong_count(&payload), 1);
+    });
+}
+
+/// Dropping the subscriber while 2 messages are published: each publish delivered to it
+/// or found it gone, nothing leaks, and it is unsubscribed at the end.
+#[test]
+fn unsubscribe_races_publish() {
+    loom::model(|| {
+        let b: Broadcaster<Arc<u8>> = Broadcaster::new();
+        let payload = Arc::new(1u8);
+        let sub = b.subscribe(opts(1, Overflow::DropOldest)).unwrap();
+        let b2 = b.clone();
+        let p = payload.clone();
+        let publisher = thread::spawn(move || {
+            let r1 = b2.try_publish(p.clone()).unwrap();
+            let r2 = b2.try_publish(p).unwrap();
+            (r1.delivered, r1.evicted, r2.delivered, r2.evicted)
+        });
+        drop(sub);
+        let (d1, e1, d2, e2) = publisher.join().unwrap();
+        // Delivered to at most the one subscriber; an eviction only after a delivery.
+        assert!(d1 <= 1 && d2 <= 1 && e1 == 0 && e2 <= d1);
+        assert_eq!(b.subscriber_count(), 0);
+        let m = b.metrics();
+        assert_eq!(m.published, 2);
+        assert_eq!(m.delivered, (d1 + d2) as u64);
+        assert_eq!(m.dropped, e2 as u64);
+        assert_eq!(Arc::strong_count(&payload), 1);
+    });
+}
+
+/// `close` races with 2 publishes: each message is received or handed back, never both,
+/// never neither; the subscriber ends with Closed after what it was given.
+#[test]
+fn close_races_publish_every_message_delivered_or_handed_back() {
+    loom::model(|| {
+        let b: Broadcaster<Arc<u8>> = Broadcaster::new();
+        let payload = Arc::new(2u8);
+        let mut sub = b.subscribe(opts(2, Overflow::Disconnect)).unwrap();
+        let b2 = b.clone();
+        let p = payload.clone();
+        let publisher = thread::spawn(move || {
+            let mut handed_back = 0;
+            for _ in 0..2 {
+                match b2.try_publish(p.clone()) {
+                    Ok(r) => assert_eq!(r.delivered, 1),
+                    Err(TryPublishError::Closed(_)) => handed_back += 1,
+                    Err(TryPublishError::Full(_)) => panic!("no Block subscriber"),
+                }
+            }
+            handed_back
+        });
+        assert!(b.close());
+        let handed_back = publisher.join().unwrap();
+        let mut received = 0;
+        loop {
+            match sub.try_recv() {
+                Ok(d) => {
+                    assert_eq!(d.seq, received);
+                    received += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e, throng::broadcast::TryRecvError::Closed);
+                    break;
+                }
+            }
+        }
+        assert_eq!(received + handed_back, 2);
+        drop(sub);
+        assert_eq!(Arc::strong_count(&payload), 1);
+    });
+}
