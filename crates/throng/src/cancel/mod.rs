@@ -1,0 +1,135 @@
+//! Cancellation: tokio-util's tokens and task tracker, plus a [`Scope`] that carries a
+//! deadline, says why work stopped, and owns every task spawned in it.
+//!
+//! Throng does not write a new token. [`CancellationToken`], [`DropGuard`],
+//! [`WaitForCancellationFuture`] and [`TaskTracker`] are tokio-util's, re-exported. What this
+//! module adds is what users keep hand-rolling around them:
+//!
+//! - [`Scope`]: a token plus an optional deadline ([`tokio::time::Instant`]), with child
+//!   scopes that inherit both (a child's deadline is the earlier of the two; cancelling a
+//!   parent cancels its children, never the reverse). It is Go's `context.Context`.
+//! - [`Scope::run`] / [`run_until`]: run a future against the token and the deadline and get
+//!   `Result<T, Stopped>`, where [`Stopped`] says whether it was [`Cancelled`](Stopped::Cancelled)
+//!   or hit [`DeadlineExceeded`](Stopped::DeadlineExceeded).
+//! - [`Scope::run_with`]: the same for work that takes a token; the token is cancelled when
+//!   the call returns, so a timeout *tells the abandoned work to stop*.
+//! - [`Scope::spawn`], [`Scope::close_and_wait`], [`Scope::shutdown`]: tasks spawned into a
+//!   scope are tracked (by a [`TaskTracker`]), get a token that the scope's cancellation and
+//!   deadline reach, and are joined, or aborted after a grace period, by their owner. A
+//!   [`ShutdownReport`] counts them.
+//!
+//! # When to use
+//!
+//! Use a [`Scope`] when a unit of work (a request, a job, a session) has a deadline and may
+//! be cancelled from outside, and its sub-steps or helper tasks must stop with it. Use
+//! [`Scope::run`] when you need to know *why* a wait ended. Use [`Scope::spawn`] +
+//! [`Scope::shutdown`] when background tasks must not outlive their owner.
+//!
+//! When not: if all you need is a stop signal, a bare [`CancellationToken`] is enough (and
+//! is what the scope uses). If a single future needs a timeout and nothing else,
+//! [`tokio::time::timeout`] is simpler and marginally cheaper. For a fixed batch of tasks
+//! whose results you collect, [`tokio::task::JoinSet`] fits better.
+//!
+//! # X vs Y
+//!
+//! | Tool | Stops work by | Knows why | Deadline | Owns spawned tasks |
+//! |---|---|---|---|---|
+//! | dropping a future | dropping it at its `.await` | no | no | no: tasks it spawned keep running |
+//! | [`tokio::time::timeout`] | dropping the future | `Elapsed` only | yes, not inherited | no |
+//! | [`CancellationToken`] | cooperation: the work watches it | no | no | no |
+//! | [`TaskTracker`] | nothing: it only counts and waits | no | no | waits, never aborts (tokio#7222) |
+//! | [`tokio::task::JoinSet`] | aborting on drop / `shutdown` | no | no | yes, one owner with `&mut` |
+//! | [`Scope`] | token first, abort after a grace period | [`Stopped`] | yes, min with parent | yes, shared by clones, nested |
+//!
+//! - *CancellationToken vs Scope.* A token is the signal; a scope is the signal plus a
+//!   deadline plus the tasks. `scope.token()` hands the signal to code that wants a token.
+//! - *`timeout` vs `Scope::run`.* `timeout` cannot be cancelled from outside and does not
+//!   cascade; `run` answers "value, cancelled or timed out" in one match.
+//! - *`JoinSet` vs `Scope::spawn`.* A `JoinSet` needs `&mut` to spawn and hands results back
+//!   in completion order; a scope is `Clone`, so helpers spawn into it from anywhere, nested
+//!   scopes count toward their parents, and shutdown asks politely before aborting.
+//! - *Dropping a future vs `run_with`.* Dropping only reaches the future itself; `run_with`
+//!   also cancels the token the work passed on to tasks, threads and callees.
+//! - Within throng: [`signal::Latch`](crate::signal) is a one-shot "it happened" for any
+//!   event; use a token or scope when the event is "stop".
+//!
+//! ## The seed's three styles, in Rust
+//!
+//! | Go (seed) | Rust |
+//! |---|---|
+//! | signal channel: `close(w.stop)`, `select { case <-w.stop: return; default: … Sleep }` | `let scope = Scope::new(); let h = scope.spawn(\|t\| worker(t));` and `select! { _ = t.cancelled() => return, _ = tick.tick() => … }`; stop with `scope.shutdown(grace)` (idempotent, joins) |
+//! | timeout: `select { case <-done: case <-time.After(1s): }` | `Scope::with_timeout(d).run_with(\|t\| work(t)).await`: `Err(DeadlineExceeded)` and the work's token cancelled |
+//! | context: `ctx, cancel := context.WithTimeout(parent, d)`; `<-ctx.Done()`; `ctx.Err()` | `let ctx = parent.child_with_timeout(d)`; `ctx.stopped().await` or `ctx.run(fut).await`; `ctx.stop_reason()` |
+//!
+//! # Pitfalls avoided
+//!
+//! - **S4-1** (a `select` with a timeout leaks its senders): tasks spawned into a scope get a
+//!   token and an owner; after the timeout, `shutdown` cancels and joins them, leaving zero
+//!   live tasks.
+//! - **S5-2** (double `Stop()` panics): [`Scope::cancel`] and [`Scope::shutdown`] are
+//!   idempotent and fine before anything was spawned.
+//! - **S5-4** (`Stop()` does not wait): [`Scope::shutdown`] returns after every task ended.
+//! - **S5-5**, **S7-1** (polling with `default:` and `Sleep(100ms)`): [`Scope::stopped`] and
+//!   the work's token are awaitable, so a worker blocks on "stop or work" and stops in the
+//!   same instant it is cancelled; the tests check zero latency on paused time.
+//! - **S6-1** (`timeoutWork` leaves its goroutine blocked forever): [`Scope::run_with`]
+//!   cancels the abandoned work's token, and a spawned task's token is cancelled at the
+//!   scope's deadline.
+//! - **S7-2** (no completion path, only `ctx.Err()`): [`Scope::run`] returns the value, or
+//!   [`Stopped::Cancelled`], or [`Stopped::DeadlineExceeded`].
+//! - **S4-3**/**S6-2** (`time.After` per call): the timer is created only if the work is not
+//!   ready at once, and dropped with the call.
+//!
+//! # Cost
+//!
+//! COST_PLACEHOLDER
+//!
+//! # Examples
+//!
+//! A request with a deadline, a sub-step with a tighter one, and a background helper that
+//! is told to stop and joined on the way out:
+//!
+//! ```
+//! use std::time::Duration;
+//! use throng::cancel::{Scope, Stopped};
+//! use tokio::time::sleep;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let request = Scope::with_timeout(Duration::from_secs(2));
+//!
+//! // Background helper: runs until the request scope stops.
+//! let helper = request.spawn(|token| async move {
+//!     token.cancelled().await;
+//!     "helper stopped"
+//! });
+//!
+//! // A sub-step with its own, tighter timeout.
+//! let step = request.child_with_timeout(Duration::from_millis(100));
+//! match step.run(sleep(Duration::from_secs(1))).await {
+//!     Ok(()) => println!("step done"),
+//!     Err(Stopped::DeadlineExceeded) => println!("step timed out"),
+//!     Err(Stopped::Cancelled) => println!("request cancelled"),
+//! }
+//! assert_eq!(step.stop_reason(), Some(Stopped::DeadlineExceeded));
+//! assert_eq!(request.stop_reason(), None);
+//!
+//! let report = request.shutdown(Duration::from_secs(1)).await;
+//! assert!(report.is_clean());
+//! assert_eq!(helper.await, Ok("helper stopped"));
+//! # }
+//! ```
+
+mod run;
+mod scope;
+mod stopped;
+mod task;
+
+pub use run::{run_until, run_with_until};
+pub use scope::Scope;
+pub use stopped::{ShutdownReport, Stopped, TaskError};
+pub use task::ScopedJoinHandle;
+pub use tokio_util::sync::{
+    CancellationToken, DropGuard, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
+pub use tokio_util::task::TaskTracker;
