@@ -218,3 +218,22 @@ fn stopped_displays_short_lowercase_messages() {
     assert!(Stopped::Cancelled.is_cancelled());
     assert!(Stopped::DeadlineExceeded.is_deadline_exceeded());
 }
+
+#[tokio::test(start_paused = true)]
+async fn work_reacting_to_the_cancellation_does_not_mask_it() {
+    // The work returns as soon as its token is cancelled; the caller still learns that the
+    // scope was cancelled rather than getting the work's "I stopped" value.
+    let scope = Scope::new();
+    let c = scope.clone();
+    tokio::spawn(async move {
+        sleep(10 * MS).await;
+        c.cancel();
+    });
+    let res = scope
+        .run_with(|token| async move {
+            token.cancelled().await;
+            "stopped early"
+        })
+        .await;
+    assert_eq!(res, Err(Stopped::Cancelled));
+}

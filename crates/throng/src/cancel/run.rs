@@ -14,11 +14,18 @@ use super::Stopped;
 /// The free-function form of [`Scope::run`](super::Scope::run), for code that already holds
 /// a bare [`CancellationToken`] (a pool's per-job token, say). `None` means no deadline.
 ///
-/// Order of checks: a token that is already cancelled, or a deadline already past, returns
-/// at once **without polling `fut`** (a stopped scope starts no work). Once the work has
-/// started, each wake-up polls the work first, so work that finishes in the same instant as
-/// a cancellation or the deadline keeps its value: nothing finished is thrown away. When
-/// both stop conditions hold, [`Stopped::Cancelled`] wins.
+/// Order of checks:
+///
+/// 1. A token that is already cancelled, or a deadline already past, returns at once
+///    **without polling `fut`**: a stopped scope starts no work.
+/// 2. On each wake-up, cancellation is checked before the work. Work that watches a child
+///    of `token` (as [`Scope::run_with`](super::Scope::run_with) arranges) may finish
+///    *because* of the cancellation; its reaction does not mask the reason, you get
+///    [`Stopped::Cancelled`].
+/// 3. The work is polled before the deadline, so work that finishes in the instant the
+///    deadline passes keeps its value, as with [`tokio::time::timeout`].
+///
+/// When both stop conditions hold, [`Stopped::Cancelled`] wins.
 ///
 /// On a stop the future is dropped before this returns, which cancels it at its current
 /// `.await`. Work it spawned elsewhere is *not* reached by the drop: hand it a token with
@@ -72,9 +79,17 @@ pub async fn run_until<F: Future>(
     // The timer is created lazily: work that is ready on its first poll never touches it.
     let mut sleep = pin!(None);
     poll_fn(|cx| {
+        // Cancellation first: work that watches a child of `token` may be finishing *because*
+        // of this cancellation, and its reaction must not mask the reason.
+        if token.is_cancelled() {
+            return Poll::Ready(Err(Stopped::Cancelled));
+        }
+        // Then the work, before the deadline: work that finishes as the deadline passes
+        // keeps its value (as with `tokio::time::timeout`).
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
             return Poll::Ready(Ok(v));
         }
+        // Registers for the wake-up; only reached when the work is pending.
         if cancelled.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(Stopped::Cancelled));
         }

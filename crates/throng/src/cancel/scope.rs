@@ -216,8 +216,8 @@ impl Scope {
 
     /// Runs `fut` until it finishes, the scope is cancelled, or the deadline passes, and
     /// says which. See [`run_until`](super::run_until) for the exact order of checks: a
-    /// stopped scope does not poll `fut` at all, and work finishing in the same instant as a
-    /// stop keeps its value.
+    /// stopped scope does not poll `fut` at all, cancellation is seen before the work's
+    /// value, and work finishing in the instant the deadline passes keeps its value.
     ///
     /// On a stop `fut` is dropped. If the work has handed a token to something that outlives
     /// the drop, use [`run_with`](Scope::run_with).
