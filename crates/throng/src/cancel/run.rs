@@ -75,13 +75,16 @@ pub async fn run_until<F: Future>(
         }
     }
     let mut fut = pin!(fut);
-    let mut cancelled = pin!(token.cancelled());
-    // The timer is created lazily: work that is ready on its first poll never touches it.
+    // The waiter and the timer are created lazily: work that is ready on its first poll
+    // touches neither.
+    let mut cancelled = pin!(None);
     let mut sleep = pin!(None);
+    // `is_cancelled` takes the token's lock; the check above covers the first poll.
+    let mut first = true;
     poll_fn(|cx| {
         // Cancellation first: work that watches a child of `token` may be finishing *because*
         // of this cancellation, and its reaction must not mask the reason.
-        if token.is_cancelled() {
+        if !std::mem::take(&mut first) && token.is_cancelled() {
             return Poll::Ready(Err(Stopped::Cancelled));
         }
         // Then the work, before the deadline: work that finishes as the deadline passes
@@ -90,8 +93,13 @@ pub async fn run_until<F: Future>(
             return Poll::Ready(Ok(v));
         }
         // Registers for the wake-up; only reached when the work is pending.
-        if cancelled.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(Stopped::Cancelled));
+        if cancelled.is_none() {
+            cancelled.set(Some(token.cancelled()));
+        }
+        if let Some(c) = cancelled.as_mut().as_pin_mut() {
+            if c.poll(cx).is_ready() {
+                return Poll::Ready(Err(Stopped::Cancelled));
+            }
         }
         if let Some(d) = deadline {
             if sleep.is_none() {
