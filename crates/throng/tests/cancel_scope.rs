@@ -151,3 +151,20 @@ fn debug_shows_state() {
     assert!(s.contains("cancelled: false"), "{s}");
     assert!(s.contains("depth: 1"), "{s}");
 }
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn scope_futures_are_send() {
+    // Compile-time check: every async method can be spawned onto a multi-thread runtime.
+    let scope = Scope::new();
+    assert_send(&scope.run(async { 1 }));
+    assert_send(&scope.run_with(|_t| async { 1 }));
+    assert_send(&scope.stopped());
+    assert_send(&scope.close_and_wait());
+    assert_send(&scope.shutdown(Duration::ZERO));
+    assert_send(&throng::cancel::run_until(scope.token(), None, async { 1 }));
+    fn handle_is_send_sync<T: Send + Sync>() {}
+    handle_is_send_sync::<throng::cancel::ScopedJoinHandle<u32>>();
+    handle_is_send_sync::<throng::cancel::ShutdownReport>();
+}

@@ -82,7 +82,25 @@
 //!
 //! # Cost
 //!
-//! COST_PLACEHOLDER
+//! Measured with criterion on the 2-core build machine while other builds ran (best of a
+//! few runs; treat as ±20 %), current-thread runtime, per call, the work an already-ready
+//! future:
+//!
+//! | Call | Time |
+//! |---|---|
+//! | bare `.await` | 2 ns |
+//! | [`Scope::run`], no deadline (one token lock) | ≈ 50 ns |
+//! | [`Scope::run`], with a deadline (adds a clock read) | ≈ 100 ns |
+//! | [`tokio::time::timeout`] | ≈ 75–90 ns |
+//! | [`Scope::run_with`] (creates and cancels a child token) | ≈ 550 ns |
+//!
+//! The timer and the token waiter are only created if the work is pending on its first
+//! poll. Spawning and joining a trivial task: `tokio::spawn` ≈ 0.83 µs,
+//! `TaskTracker::spawn` ≈ 0.78 µs, [`Scope::spawn`] ≈ 1.45 µs (a child token per task, a
+//! waiter on the scope's abort signal, a token cancelled on exit). Use `run_until` on a
+//! bare token or plain `tokio::spawn` in loops where those few hundred nanoseconds matter.
+//!
+//! Reproduce: `cargo bench -p throng-benches --bench cancel`.
 //!
 //! # Examples
 //!
