@@ -2,7 +2,8 @@
 //! `Scope::run` (no deadline, and with a deadline), through `run_until` on a bare token,
 //! through `tokio::time::timeout`, and bare `.await`, all in one group on a current-thread
 //! runtime, plus the cost of spawning a task into a scope vs `tokio::spawn` and
-//! `TaskTracker::spawn` (spawn + join). Each sample runs its iterations inside one
+//! `TaskTracker::spawn` (spawn + join), and the per-poll cost of a scope's supervision with
+//! 64 tasks yielding on 2 worker threads. Each ready-future and spawn sample runs its iterations inside one
 //! `block_on`, so the runtime's entry cost is not counted.
 //!
 //! Run: `cargo bench -p throng-benches --bench cancel`.
@@ -81,5 +82,46 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ready_future, spawn_join);
+/// Per-poll overhead under contention: 64 tasks on a 2-worker runtime, each yielding 200
+/// times, spawned into one scope vs into a bare `TaskTracker`.
+fn many_polls(c: &mut Criterion) {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("cancel/many_polls");
+    g.sample_size(20);
+    async fn yielder() {
+        for _ in 0..200 {
+            tokio::task::yield_now().await;
+        }
+    }
+    g.bench_function("task_tracker_spawn", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tracker = TaskTracker::new();
+                for _ in 0..64 {
+                    tracker.spawn(yielder());
+                }
+                tracker.close();
+                tracker.wait().await;
+            })
+        })
+    });
+    g.bench_function("scope_spawn", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let scope = Scope::new();
+                for _ in 0..64 {
+                    scope.spawn(|_t| yielder());
+                }
+                scope.close_and_wait().await;
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ready_future, spawn_join, many_polls);
 criterion_main!(benches);

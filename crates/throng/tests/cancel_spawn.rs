@@ -241,3 +241,63 @@ async fn stress_spawn_and_shutdown_account_for_every_task() {
     }
     assert_eq!(scope.tasks(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_shutdown_racing_spawners_leaves_no_task_behind() {
+    // Stubborn tasks (they ignore their token) are spawned from two threads while the
+    // scope shuts down with no grace: each is aborted by the shutdown, aborted at
+    // registration, or never polled. None may survive.
+    for _ in 0..20 {
+        let scope = Scope::new();
+        let live = Arc::new(());
+        let spawner = |scope: Scope, live: Arc<()>| {
+            tokio::spawn(async move {
+                let mut handles = Vec::new();
+                for i in 0..200 {
+                    let alive = live.clone();
+                    let s = if i % 2 == 0 {
+                        scope.child()
+                    } else {
+                        scope.clone()
+                    };
+                    handles.push(s.spawn(move |_t| async move {
+                        let _alive = alive;
+                        std::future::pending::<()>().await
+                    }));
+                    if i % 16 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                handles
+            })
+        };
+        let a = spawner(scope.clone(), live.clone());
+        let b = spawner(scope.clone(), live.clone());
+        tokio::task::yield_now().await;
+        scope.shutdown(Duration::ZERO).await;
+        for h in a.await.unwrap().into_iter().chain(b.await.unwrap()) {
+            let res = tokio::time::timeout(Duration::from_secs(2), h).await;
+            assert_eq!(res.expect("every handle resolves"), Err(TaskError::Aborted));
+        }
+        scope.close_and_wait().await;
+        assert_eq!(Arc::strong_count(&live), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn spawning_after_a_clean_shutdown_never_polls_the_work() {
+    let scope = Scope::new();
+    let child = scope.child();
+    let report = scope.shutdown(Duration::from_secs(1)).await;
+    assert!(report.is_clean());
+    let polled = Arc::new(AtomicUsize::new(0));
+    for s in [&scope, &child, &child.child()] {
+        let p = polled.clone();
+        let h = s.spawn(move |_t| async move {
+            p.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(h.await, Err(TaskError::Aborted));
+    }
+    assert_eq!(polled.load(Ordering::SeqCst), 0);
+    assert_eq!(scope.tasks(), 0);
+}

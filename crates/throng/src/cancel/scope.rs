@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
+use super::registry::{Deregister, Registry};
 use super::run::{run_until, run_with_until};
 use super::{ScopedJoinHandle, ShutdownReport, Stopped};
 
@@ -60,12 +60,13 @@ use super::{ScopedJoinHandle, ShutdownReport, Stopped};
 #[derive(Clone)]
 pub struct Scope {
     token: CancellationToken,
-    /// Cancelled by `shutdown` once the grace period is over: spawned tasks drop their work.
-    kill: CancellationToken,
     deadline: Option<Instant>,
     tracker: TaskTracker,
-    /// Trackers of the enclosing scopes; each task of this scope holds a token of each.
-    ancestors: Arc<[TaskTracker]>,
+    /// Abort handles of live tasks, for `shutdown` once the grace period is over.
+    registry: crate::sync::Arc<Registry>,
+    /// Trackers and registries of the enclosing scopes: each task of this scope holds a
+    /// tracker token of each, and is registered in each, so ancestors wait for and abort it.
+    ancestors: std::sync::Arc<[(TaskTracker, crate::sync::Arc<Registry>)]>,
 }
 
 impl Default for Scope {
@@ -85,10 +86,10 @@ impl Scope {
     pub fn from_token(token: CancellationToken) -> Self {
         Self {
             token,
-            kill: CancellationToken::new(),
             deadline: None,
             tracker: TaskTracker::new(),
-            ancestors: Arc::from(Vec::new()),
+            registry: crate::sync::Arc::new(Registry::new()),
+            ancestors: std::sync::Arc::from(Vec::new()),
         }
     }
 
@@ -113,14 +114,14 @@ impl Scope {
     /// leaves this one running.
     pub fn child(&self) -> Self {
         let mut ancestors = Vec::with_capacity(self.ancestors.len() + 1);
-        ancestors.push(self.tracker.clone());
+        ancestors.push((self.tracker.clone(), self.registry.clone()));
         ancestors.extend(self.ancestors.iter().cloned());
         Self {
             token: self.token.child_token(),
-            kill: self.kill.child_token(),
             deadline: self.deadline,
             tracker: TaskTracker::new(),
-            ancestors: Arc::from(ancestors),
+            registry: crate::sync::Arc::new(Registry::new()),
+            ancestors: std::sync::Arc::from(ancestors),
         }
     }
 
@@ -308,8 +309,11 @@ impl Scope {
     /// [`shutdown`](Scope::shutdown) aborts it if it ignores its token past the grace period.
     ///
     /// Spawning into a scope that is cancelled still runs the work, with its token already
-    /// cancelled; spawning into a scope whose shutdown has aborted its stragglers never polls
-    /// the work and the handle yields [`TaskError::Aborted`](super::TaskError::Aborted).
+    /// cancelled. Spawning into a scope (or a child of a scope) that has been shut down, or
+    /// whose shutdown has reached the end of its grace period, never polls the work: the
+    /// handle yields [`TaskError::Aborted`](super::TaskError::Aborted). So a spawn racing
+    /// with a shutdown either runs under the shutdown's rules or not at all; no task is left
+    /// without an owner.
     ///
     /// # Panics
     ///
@@ -347,15 +351,35 @@ impl Scope {
         Fut::Output: Send + 'static,
     {
         let token = self.token.child_token();
-        let kill = self.kill.clone();
         let deadline = self.deadline;
-        let holds: Vec<TaskTrackerToken> = self.ancestors.iter().map(TaskTracker::token).collect();
+        let regs = std::iter::once(&self.registry).chain(self.ancestors.iter().map(|(_, r)| r));
+        let mut slots = Vec::with_capacity(self.ancestors.len() + 1);
+        let mut killed = false;
+        for reg in regs {
+            match reg.reserve() {
+                Some(key) => slots.push((reg.clone(), key)),
+                None => killed = true,
+            }
+        }
+        let holds: Vec<TaskTrackerToken> = self.ancestors.iter().map(|(t, _)| t.token()).collect();
         let work = make(token.clone());
-        ScopedJoinHandle::new(self.tracker.spawn(async move {
+        let deregister = Deregister {
+            slots: slots.clone(),
+        };
+        let handle = self.tracker.spawn(async move {
+            let _deregister = deregister;
             let _holds = holds;
             let _guard = token.clone().drop_guard();
-            supervise(work, &token, &kill, deadline).await
-        }))
+            if killed {
+                return None;
+            }
+            Some(supervise(work, &token, deadline).await)
+        });
+        let abort = handle.abort_handle();
+        for (reg, key) in slots {
+            reg.fill(key, &abort);
+        }
+        ScopedJoinHandle::new(handle)
     }
 
     /// Closes the scope's task tracker and waits until every task spawned into it (and its
@@ -373,7 +397,11 @@ impl Scope {
 
     /// Cancels the scope, waits up to `grace` for its tasks (and its children's) to finish,
     /// then aborts the stragglers, waits for them to be dropped, and reports the counts.
-    /// Idempotent: a second call finds nothing running.
+    /// Afterwards the scope and its children are shut down for good: work spawned into them
+    /// is never polled. Idempotent: a second call finds nothing running.
+    ///
+    /// Tasks spawned while the shutdown runs are cancelled at once and aborted at the end of
+    /// the grace period like the others, but are not counted in the report's `running`.
     ///
     /// This is the graceful-shutdown recipe (cancel, close, wait with a timeout, abort the
     /// rest) done once, so that every spawned task ends with its owner.
@@ -392,34 +420,32 @@ impl Scope {
         let running = self.tracker.len();
         let aborted = match timeout(grace, self.tracker.wait()).await {
             Ok(()) => 0,
-            Err(_) => {
-                let left = self.tracker.len();
-                self.kill.cancel();
-                self.tracker.wait().await;
-                left
-            }
+            Err(_) => self.tracker.len(),
         };
+        // Abort the stragglers, and mark the scope shut down: a task spawned from now on is
+        // never polled. Then wait for the aborted tasks to be dropped.
+        self.registry.kill();
+        self.tracker.wait().await;
         ShutdownReport { running, aborted }
     }
 }
 
-/// Drives one spawned task: drops the work if the scope's shutdown aborts it, cancels the
-/// work's token at the deadline and keeps driving it so it can stop cleanly.
+/// Drives one spawned task: at the deadline, cancels the work's token and keeps driving the
+/// work so it can stop cleanly. Without a deadline this is the bare work: a scope adds no
+/// per-poll cost (aborts go through the task's abort handle).
 async fn supervise<F: Future>(
     work: F,
     token: &CancellationToken,
-    kill: &CancellationToken,
     deadline: Option<Instant>,
-) -> Option<F::Output> {
+) -> F::Output {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
     let mut work = pin!(work);
-    let mut killed = pin!(kill.cancelled());
-    let mut timer = pin!(deadline.map(sleep_until));
+    let mut timer = pin!(Some(sleep_until(deadline)));
     poll_fn(|cx| {
-        if killed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
         if let Poll::Ready(v) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
+            return Poll::Ready(v);
         }
         if let Some(t) = timer.as_mut().as_pin_mut() {
             if t.poll(cx).is_ready() {
