@@ -7,6 +7,19 @@ use tokio::task::AbortHandle;
 
 use crate::sync::{Arc, Mutex, MutexGuard};
 
+/// What the registry needs from a task handle: abort it. Generic so the loom model can use
+/// a plain flag instead of a tokio task.
+pub(crate) trait Abort: Clone {
+    /// Asks the task to stop; idempotent.
+    fn abort(&self);
+}
+
+impl Abort for AbortHandle {
+    fn abort(&self) {
+        AbortHandle::abort(self);
+    }
+}
+
 /// Live tasks of one scope (and of its child scopes), keyed by a per-registry number.
 ///
 /// Protocol, for a task spawned into a scope whose chain of registries is `regs`:
@@ -20,17 +33,17 @@ use crate::sync::{Arc, Mutex, MutexGuard};
 ///
 /// [`kill`](Registry::kill) marks the registry killed and aborts every filled handle. No
 /// abort happens under the lock.
-pub(crate) struct Registry {
-    inner: Mutex<Inner>,
+pub(crate) struct Registry<H = AbortHandle> {
+    inner: Mutex<Inner<H>>,
 }
 
-struct Inner {
+struct Inner<H> {
     killed: bool,
     next: u64,
-    tasks: HashMap<u64, Option<AbortHandle>>,
+    tasks: HashMap<u64, Option<H>>,
 }
 
-impl Registry {
+impl<H: Abort> Registry<H> {
     pub(crate) fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
@@ -41,7 +54,7 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<H>> {
         // A panic while holding this lock cannot leave `Inner` inconsistent (single
         // insert/remove steps), so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -61,7 +74,7 @@ impl Registry {
 
     /// Stores the task's abort handle in its slot, or aborts the task if the registry was
     /// killed since [`reserve`](Registry::reserve).
-    pub(crate) fn fill(&self, key: u64, handle: &AbortHandle) {
+    pub(crate) fn fill(&self, key: u64, handle: &H) {
         let mut inner = self.lock();
         if inner.killed {
             inner.tasks.remove(&key);
@@ -72,13 +85,13 @@ impl Registry {
         }
     }
 
-    fn remove(&self, key: u64) {
+    pub(crate) fn remove(&self, key: u64) {
         self.lock().tasks.remove(&key);
     }
 
     /// Marks the registry killed and aborts every registered task. Idempotent.
     pub(crate) fn kill(&self) {
-        let handles: Vec<AbortHandle> = {
+        let handles: Vec<H> = {
             let mut inner = self.lock();
             inner.killed = true;
             inner.tasks.drain().filter_map(|(_, h)| h).collect()
@@ -91,14 +104,83 @@ impl Registry {
 
 /// Owned by a spawned task: removes its slots from every registry when the task's future is
 /// dropped.
-pub(crate) struct Deregister {
-    pub(crate) slots: Vec<(Arc<Registry>, u64)>,
+pub(crate) struct Deregister<H: Abort = AbortHandle> {
+    pub(crate) slots: Vec<(Arc<Registry<H>>, u64)>,
 }
 
-impl Drop for Deregister {
+impl<H: Abort> Drop for Deregister<H> {
     fn drop(&mut self) {
         for (reg, key) in &self.slots {
             reg.remove(*key);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Model of the spawn/shutdown race on the registry. Run with
+    //! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test --release -p throng
+    //! --target-dir target/loom --lib cancel::registry`.
+    use super::{Abort, Deregister, Registry};
+    use crate::sync::atomic::{AtomicBool, Ordering};
+    use crate::sync::Arc;
+
+    #[derive(Clone)]
+    struct Flag(Arc<AtomicBool>);
+
+    impl Abort for Flag {
+        fn abort(&self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A task spawned while the scope shuts down: it either never runs (reserve refused)
+    /// or ends up aborted. It can never be left running unaborted.
+    #[test]
+    fn spawn_racing_kill_leaves_no_unaborted_task() {
+        loom::model(|| {
+            let reg = Arc::new(Registry::<Flag>::new());
+            let aborted = Arc::new(AtomicBool::new(false));
+            let r = reg.clone();
+            let flag = Flag(aborted.clone());
+            let spawner = loom::thread::spawn(move || match r.reserve() {
+                None => false,
+                Some(key) => {
+                    r.fill(key, &flag);
+                    true
+                }
+            });
+            reg.kill();
+            let ran = spawner.join().unwrap();
+            if ran {
+                assert!(
+                    aborted.load(Ordering::SeqCst),
+                    "a live task escaped the kill"
+                );
+            }
+            assert!(reg.reserve().is_none());
+            assert_eq!(reg.lock().tasks.len(), 0);
+        });
+    }
+
+    /// A task that finishes (deregisters) while the scope shuts down: no stale entry, and
+    /// the registry is empty at the end whatever the order.
+    #[test]
+    fn finishing_task_racing_kill_leaves_no_entry() {
+        loom::model(|| {
+            let reg = Arc::new(Registry::<Flag>::new());
+            let flag = Flag(Arc::new(AtomicBool::new(false)));
+            let key = reg.reserve().unwrap();
+            let dereg = Deregister {
+                slots: vec![(reg.clone(), key)],
+            };
+            // The task finishes on another thread, possibly before its handle is filled in
+            // or after the kill.
+            let task = loom::thread::spawn(move || drop(dereg));
+            reg.fill(key, &flag);
+            reg.kill();
+            task.join().unwrap();
+            assert_eq!(reg.lock().tasks.len(), 0);
+        });
     }
 }
