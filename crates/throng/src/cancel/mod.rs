@@ -78,8 +78,7 @@
 //! - **S7-2** (no completion path, only `ctx.Err()`): [`Scope::run`] returns the value, or
 //!   [`Stopped::Cancelled`], or [`Stopped::DeadlineExceeded`].
 //! - A spawn racing a shutdown: the task either is never polled or is aborted; a loom
-//!   model of the abort registry (`cancel::registry`, in-crate because it is private) checks
-//!   every interleaving.
+//!   model of the abort registry (`tests/loom_cancel.rs`) checks every interleaving.
 //! - **S4-3**/**S6-2** (`time.After` per call): the timer is created only if the work is not
 //!   ready at once, and dropped with the call.
 //!

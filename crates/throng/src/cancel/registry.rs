@@ -118,9 +118,9 @@ impl<H: Abort> Drop for Deregister<H> {
 
 #[cfg(all(test, loom))]
 mod loom_tests {
-    //! Model of the spawn/shutdown race on the registry. Run with
-    //! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test --release -p throng
-    //! --target-dir target/loom --lib cancel::registry`.
+    //! Model of the spawn/shutdown race on the registry, run from `tests/loom_cancel.rs`
+    //! (which includes this file): `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test
+    //! --release -p throng --target-dir target/loom --test loom_cancel`.
     use super::{Abort, Deregister, Registry};
     use crate::sync::atomic::{AtomicBool, Ordering};
     use crate::sync::Arc;
