@@ -26,8 +26,9 @@
 //! [`Scope::shutdown`] when background tasks must not outlive their owner.
 //!
 //! When not: if all you need is a stop signal, a bare [`CancellationToken`] is enough (and
-//! is what the scope uses). If a single future needs a timeout and nothing else,
-//! [`tokio::time::timeout`] is simpler and marginally cheaper. For a fixed batch of tasks
+//! is what the scope uses). If a single future needs a timeout and nothing else and
+//! nobody cancels it from outside, [`tokio::time::timeout`] is the simpler tool (it costs
+//! about the same, see below). For a fixed batch of tasks
 //! whose results you collect, [`tokio::task::JoinSet`] fits better.
 //!
 //! # X vs Y

@@ -420,7 +420,9 @@ impl Scope {
         let running = self.tracker.len();
         let aborted = match timeout(grace, self.tracker.wait()).await {
             Ok(()) => 0,
-            Err(_) => self.tracker.len(),
+            // Tasks spawned during the shutdown are not in `running`; keep the report
+            // consistent (`aborted <= running`).
+            Err(_) => self.tracker.len().min(running),
         };
         // Abort the stragglers, and mark the scope shut down: a task spawned from now on is
         // never polled. Then wait for the aborted tasks to be dropped.

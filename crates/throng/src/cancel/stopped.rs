@@ -83,7 +83,7 @@ pub struct ShutdownReport {
 impl ShutdownReport {
     /// Tasks that stopped on their own within the grace period.
     pub fn stopped_in_time(&self) -> usize {
-        self.running - self.aborted
+        self.running.saturating_sub(self.aborted)
     }
 
     /// `true` if no task had to be aborted.
