@@ -1,1 +1,0 @@
-//! Placeholder until the cancel module lands.

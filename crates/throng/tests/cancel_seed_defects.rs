@@ -1,0 +1,244 @@
+//! Regressions for the seed's cancellation defects (S4-1, S5-2, S5-5, S6-1, S7-1, S7-2 in
+//! shared/reference/seed-defects.md), each written the Rust way and checked for leaks and
+//! latency on paused time.
+#![cfg(feature = "cancel")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use throng::cancel::{CancellationToken, Scope, Stopped};
+use tokio::sync::mpsc;
+use tokio::time::{sleep, Instant};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// The seed's `selectExample`, fixed: two producers and a 50 ms timeout, but the producers
+/// are spawned into a scope that cancels and joins them before the call returns.
+async fn select_example(
+    scope: &Scope,
+    timeout: Duration,
+    live: &Arc<()>,
+) -> Result<&'static str, Stopped> {
+    let step = scope.child_with_timeout(timeout);
+    let (tx1, mut rx1) = mpsc::channel(1);
+    let (tx2, mut rx2) = mpsc::channel(1);
+    for (tx, after, msg) in [(tx1, 100 * MS, "from ch1"), (tx2, 200 * MS, "from ch2")] {
+        let alive = live.clone();
+        step.spawn(move |token| async move {
+            let _alive = alive;
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = sleep(after) => {
+                    // Even the send watches the token: no wait ignores cancellation.
+                    tokio::select! {
+                        _ = token.cancelled() => {}
+                        _ = tx.send(msg) => {}
+                    }
+                }
+            }
+        });
+    }
+    let got = step
+        .run(async {
+            tokio::select! {
+                Some(m) = rx1.recv() => m,
+                Some(m) = rx2.recv() => m,
+            }
+        })
+        .await;
+    let report = step.shutdown(Duration::from_secs(1)).await;
+    assert!(report.is_clean());
+    got
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_select_with_timeout_leaks_no_task() {
+    // Seed: both senders write to unbuffered channels nobody reads after the 50 ms timeout,
+    // so 2 goroutines leak per call (19 still alive 300 ms after 10 calls).
+    let scope = Scope::new();
+    let live = Arc::new(());
+    for _ in 0..10 {
+        let start = Instant::now();
+        let res = select_example(&scope, 50 * MS, &live).await;
+        assert_eq!(res, Err(Stopped::DeadlineExceeded));
+        assert_eq!(
+            start.elapsed(),
+            50 * MS,
+            "the timeout is not delayed by the producers"
+        );
+        assert_eq!(scope.tasks(), 0, "no producer outlives the call");
+        assert_eq!(Arc::strong_count(&live), 1, "every producer was dropped");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_1_the_slower_producer_is_stopped_when_the_faster_one_wins() {
+    let scope = Scope::new();
+    let live = Arc::new(());
+    let start = Instant::now();
+    let res = select_example(&scope, 150 * MS, &live).await;
+    assert_eq!(res, Ok("from ch1"));
+    assert_eq!(start.elapsed(), 100 * MS);
+    assert_eq!(scope.tasks(), 0);
+    assert_eq!(Arc::strong_count(&live), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s5_2_stop_twice_and_stop_before_start_do_not_panic() {
+    // Seed: a second `Stop()` panics with "close of closed channel", and `Stop()` before
+    // `Start()` panics with "close of nil channel".
+    let scope = Scope::new();
+    let report = scope.shutdown(MS).await; // before anything was started
+    assert_eq!(report.running, 0);
+    scope.cancel();
+    scope.cancel();
+    let again = scope.shutdown(MS).await;
+    assert_eq!(again.running, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s5_5_signal_worker_stops_at_once_and_never_wakes_for_nothing() {
+    // Seed: `select { case <-stop: default: work; Sleep(100ms) }` wakes every 100 ms even
+    // with no work and takes up to 100 ms to notice the stop.
+    let scope = Scope::new();
+    let wakeups = Arc::new(AtomicUsize::new(0));
+    let (work_tx, mut work_rx) = mpsc::channel::<u32>(8);
+    let w = wakeups.clone();
+    let worker = scope.spawn(move |token| async move {
+        let mut done = 0;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return (done, Instant::now()),
+                job = work_rx.recv() => {
+                    w.fetch_add(1, Ordering::SeqCst);
+                    match job {
+                        Some(_) => done += 1,
+                        None => return (done, Instant::now()),
+                    }
+                }
+            }
+        }
+    });
+    work_tx.send(1).await.unwrap();
+    work_tx.send(2).await.unwrap();
+    sleep(Duration::from_secs(1)).await; // a second of idleness
+    assert_eq!(
+        wakeups.load(Ordering::SeqCst),
+        2,
+        "woke once per job, never idly"
+    );
+
+    let stop_at = Instant::now();
+    let report = scope.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(report.aborted, 0);
+    let (done, exited_at) = worker.await.unwrap();
+    assert_eq!(done, 2);
+    assert_eq!(exited_at, stop_at, "stop latency is zero, not up to 100 ms");
+    assert_eq!(Instant::now(), stop_at, "shutdown returned without waiting");
+    drop(work_tx);
+}
+
+#[tokio::test(start_paused = true)]
+async fn s6_1_after_a_timeout_the_abandoned_worker_has_exited() {
+    // Seed: `timeoutWork` stops waiting after 1 s, but the worker then blocks forever on
+    // `done <- true` (10 of 10 goroutines stuck).
+    let live = Arc::new(());
+    for _ in 0..10 {
+        let scope = Scope::with_timeout(Duration::from_secs(1));
+        let alive = live.clone();
+        let worker = scope.spawn(move |token| async move {
+            let _alive = alive;
+            tokio::select! {
+                _ = token.cancelled() => Err(Instant::now()),
+                _ = sleep(Duration::from_secs(2)) => Ok(()), // the simulated work
+            }
+        });
+        let start = Instant::now();
+        let waited = scope.run(worker).await;
+        assert_eq!(waited, Err(Stopped::DeadlineExceeded));
+        // The worker was told to stop at the deadline, not merely abandoned.
+        scope.close_and_wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(1),
+            "it exited at the deadline"
+        );
+        assert_eq!(scope.tasks(), 0);
+    }
+    assert_eq!(Arc::strong_count(&live), 1, "no worker is left");
+}
+
+#[tokio::test(start_paused = true)]
+async fn s6_1_run_with_timeout_stops_the_thread_it_started() {
+    // The same with the work on a plain OS thread that polls the token: the timeout
+    // cancels it, and the thread exits.
+    let scope = Scope::with_timeout(Duration::from_secs(1));
+    let (joined_tx, joined_rx) = std::sync::mpsc::channel();
+    let res = scope
+        .run_with(|token| async move {
+            std::thread::spawn(move || {
+                while !token.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                joined_tx.send(()).unwrap();
+            });
+            std::future::pending::<()>().await
+        })
+        .await;
+    assert_eq!(res, Err(Stopped::DeadlineExceeded));
+    joined_rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the worker thread exited after the timeout");
+}
+
+/// The seed's `ContextWorker.DoWork`, fixed: every step's wait also watches the token,
+/// and there is a completion path.
+async fn do_work(token: CancellationToken, steps: u32, step: Duration) -> Result<u32, Instant> {
+    for _ in 0..steps {
+        tokio::select! {
+            _ = token.cancelled() => return Err(Instant::now()),
+            _ = sleep(step) => {}
+        }
+    }
+    Ok(steps)
+}
+
+#[tokio::test(start_paused = true)]
+async fn s7_1_cancellation_latency_is_zero_not_a_step() {
+    // Seed: each step is `default: Sleep(100ms)` that does not watch ctx, so cancelling
+    // takes up to 100 ms (longer for longer steps).
+    for step in [100 * MS, Duration::from_secs(10)] {
+        let scope = Scope::new();
+        let worker = scope.spawn(move |t| do_work(t, 1000, step));
+        sleep(250 * MS).await;
+        let cancelled_at = Instant::now();
+        scope.cancel();
+        let exited_at = worker.await.unwrap().unwrap_err();
+        assert_eq!(exited_at, cancelled_at, "step {step:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s7_2_completed_cancelled_and_deadline_exceeded_are_distinct() {
+    // Seed: `DoWork` has no completion path; it can only return `ctx.Err()`, teaching that
+    // timing out is the normal way to finish.
+    let done = Scope::with_timeout(Duration::from_secs(1));
+    let res = done.run_with(|t| do_work(t, 3, 100 * MS)).await;
+    assert_eq!(res, Ok(Ok(3)));
+
+    let late = Scope::with_timeout(Duration::from_millis(250));
+    let res = late.run_with(|t| do_work(t, 3, 100 * MS)).await;
+    assert_eq!(res, Err(Stopped::DeadlineExceeded));
+    assert_eq!(late.stop_reason(), Some(Stopped::DeadlineExceeded));
+
+    let cancelled = Scope::with_timeout(Duration::from_secs(1));
+    let c = cancelled.clone();
+    tokio::spawn(async move {
+        sleep(150 * MS).await;
+        c.cancel();
+    });
+    let res = cancelled.run_with(|t| do_work(t, 3, 100 * MS)).await;
+    assert_eq!(res, Err(Stopped::Cancelled));
+    assert_eq!(cancelled.stop_reason(), Some(Stopped::Cancelled));
+}
