@@ -376,19 +376,18 @@ impl BackoffState {
                 d
             }
         };
-        self.base = grow(base, self.policy.multiplier, self.policy.max_delay);
+        self.base = exponential(&self.policy, self.retries).max(base);
         Some(delay)
     }
 }
 
-/// `min(cap, base * multiplier)`, never below `base` (f64 rounding cannot shrink it).
-fn grow(base: Duration, multiplier: f64, cap: Duration) -> Duration {
-    if base >= cap {
-        return cap;
-    }
-    match Duration::try_from_secs_f64(base.as_secs_f64() * multiplier) {
-        Ok(next) => next.clamp(base, cap),
-        Err(_) => cap,
+/// `min(max_delay, initial_delay * multiplier^n)`, computed from `n` directly so rounding
+/// does not compound; overflow saturates at the cap.
+fn exponential(policy: &Backoff, n: u32) -> Duration {
+    let factor = policy.multiplier.powi(i32::try_from(n).unwrap_or(i32::MAX));
+    match Duration::try_from_secs_f64(policy.initial_delay.as_secs_f64() * factor) {
+        Ok(d) => d.min(policy.max_delay),
+        Err(_) => policy.max_delay,
     }
 }
 
