@@ -376,7 +376,9 @@ impl BackoffState {
                 d
             }
         };
-        self.base = exponential(&self.policy, self.retries).max(base);
+        if base < self.policy.max_delay {
+            self.base = exponential(&self.policy, self.retries).max(base);
+        }
         Some(delay)
     }
 }
