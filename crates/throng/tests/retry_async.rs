@@ -304,7 +304,7 @@ async fn retry_after_hint_lengthens_but_never_shortens_the_wait() {
             }
         }
     })
-    .retry_after(|e: &Throttled| e.0)
+    .retry_after(|e| e.0)
     .await
     .unwrap();
     assert_eq!(got, 4);
@@ -327,7 +327,7 @@ async fn retry_after_hint_beyond_the_budget_stops_at_once() {
     let err = retry(&policy, &token, |_| async {
         Err::<(), _>(Throttled(Some(ms(60_000))))
     })
-    .retry_after(|e: &Throttled| e.0)
+    .retry_after(|e| e.0)
     .await
     .unwrap_err();
     assert_eq!(
@@ -386,7 +386,7 @@ fn retry_future_is_send_when_its_parts_are() {
     let policy = fixed(2);
     let token = CancellationToken::new();
     let fut = std::future::IntoFuture::into_future(
-        retry(&policy, &token, |_| async { Ok::<_, io::Error>(1) }).retry_if(|_: &io::Error| true),
+        retry(&policy, &token, |_| async { Ok::<_, io::Error>(1) }).retry_if(|_| true),
     );
     assert_send(&fut);
 }

@@ -79,7 +79,7 @@ fn blocking_classification_hint_and_budget() {
     let err = retry_blocking(&fixed(ms(1), 5), |_| {
         Err::<(), _>(io::Error::from(io::ErrorKind::NotFound))
     })
-    .retry_if(|e: &io::Error| e.kind() != io::ErrorKind::NotFound)
+    .retry_if(|e| e.kind() != io::ErrorKind::NotFound)
     .run()
     .unwrap_err();
     assert_eq!(
@@ -96,7 +96,7 @@ fn blocking_classification_hint_and_budget() {
         .unwrap();
     let start = Instant::now();
     let err = retry_blocking(&budget, |_| Err::<(), _>(ms(10_000)))
-        .retry_after(|hint: &Duration| Some(*hint))
+        .retry_after(|hint| Some(*hint))
         .rng(fastrand::Rng::with_seed(1))
         .run()
         .unwrap_err();

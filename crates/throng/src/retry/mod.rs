@@ -112,7 +112,7 @@
 //!         n => Ok(n),
 //!     }
 //! })
-//! .retry_if(|e: &CallError| matches!(e, CallError::Busy))
+//! .retry_if(|e| matches!(e, CallError::Busy))
 //! .await;
 //!
 //! let err = result.unwrap_err();

@@ -165,7 +165,7 @@ impl<P, H, R: RandomSource> Decider<P, H, R> {
 /// let err = retry(&policy, &token, |_| async {
 ///     Err::<(), _>(Error::from(ErrorKind::PermissionDenied))
 /// })
-/// .retry_if(|e: &Error| e.kind() != ErrorKind::PermissionDenied)
+/// .retry_if(|e| e.kind() != ErrorKind::PermissionDenied)
 ///     .await
 ///     .unwrap_err();
 /// assert_eq!((err.attempts(), err.reason()), (1, StopReason::NotRetryable));
@@ -209,7 +209,12 @@ impl<F, P, H, R> Retry<F, P, H, R> {
     ///
     /// Classify by kind or type (`matches!`, `io::Error::kind`, `downcast_ref`), not by
     /// comparing error values with `==` (S15-7f).
-    pub fn retry_if<P2>(self, pred: P2) -> Retry<F, P2, H, R> {
+    pub fn retry_if<P2, Fut, T, E>(self, pred: P2) -> Retry<F, P2, H, R>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        P2: FnMut(&E) -> bool,
+    {
         Retry {
             policy: self.policy,
             token: self.token,
@@ -226,7 +231,12 @@ impl<F, P, H, R> Retry<F, P, H, R> {
     /// [`max_delay`](Backoff::max_delay) (the server knows best). It is still bounded by
     /// [`max_elapsed`](Backoff::max_elapsed): a hint that would overrun the budget stops
     /// retrying with [`StopReason::ElapsedExceeded`].
-    pub fn retry_after<H2>(self, hint: H2) -> Retry<F, P, H2, R> {
+    pub fn retry_after<H2, Fut, T, E>(self, hint: H2) -> Retry<F, P, H2, R>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        H2: FnMut(&E) -> Option<Duration>,
+    {
         Retry {
             policy: self.policy,
             token: self.token,
@@ -470,7 +480,11 @@ impl<F, P, H, R> fmt::Debug for RetryBlocking<'_, F, P, H, R> {
 
 impl<'t, F, P, H, R> RetryBlocking<'t, F, P, H, R> {
     /// As [`Retry::retry_if`].
-    pub fn retry_if<P2>(self, pred: P2) -> RetryBlocking<'t, F, P2, H, R> {
+    pub fn retry_if<P2, T, E>(self, pred: P2) -> RetryBlocking<'t, F, P2, H, R>
+    where
+        F: FnMut(u32) -> Result<T, E>,
+        P2: FnMut(&E) -> bool,
+    {
         RetryBlocking {
             policy: self.policy,
             token: self.token,
@@ -482,7 +496,11 @@ impl<'t, F, P, H, R> RetryBlocking<'t, F, P, H, R> {
     }
 
     /// As [`Retry::retry_after`].
-    pub fn retry_after<H2>(self, hint: H2) -> RetryBlocking<'t, F, P, H2, R> {
+    pub fn retry_after<H2, T, E>(self, hint: H2) -> RetryBlocking<'t, F, P, H2, R>
+    where
+        F: FnMut(u32) -> Result<T, E>,
+        H2: FnMut(&E) -> Option<Duration>,
+    {
         RetryBlocking {
             policy: self.policy,
             token: self.token,
