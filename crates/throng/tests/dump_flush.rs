@@ -95,7 +95,11 @@ async fn s9_4_each_dump_holds_the_interval_delta_and_the_first_comes_after_one_i
     let counts: Vec<Vec<(String, u64)>> = rec.dumps().into_iter().map(|d| d.counts).collect();
     assert_eq!(
         counts,
-        vec![vec![("u".to_string(), 3)], vec![("u".to_string(), 4)], vec![]]
+        vec![
+            vec![("u".to_string(), 3)],
+            vec![("u".to_string(), 4)],
+            vec![]
+        ]
     );
 }
 

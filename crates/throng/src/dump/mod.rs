@@ -142,14 +142,14 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Takes and writes the deltas of a [`KeyedCounters`] every interval; see the
 /// [module docs](self).
 #[must_use = "a Dumper does nothing until run or spawned"]
-pub struct Dumper<K> {
+pub struct Dumper<K: Send + Sync> {
     counters: Arc<KeyedCounters<K>>,
     schedule: Periodic,
     clock: Clock,
     skip_empty: bool,
 }
 
-impl<K> fmt::Debug for Dumper<K> {
+impl<K: Send + Sync> fmt::Debug for Dumper<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dumper")
             .field("schedule", &self.schedule)

@@ -94,7 +94,8 @@ pub fn format_json_lines<K: Display>(dump: &Dump<K>) -> String {
     use serde_json::json;
     let mut out = String::new();
     for (key, count) in &dump.counts {
-        let line = json!({"dump": dump.seq, "ts_ms": dump.ts_ms, "key": key.to_string(), "count": count});
+        let line =
+            json!({"dump": dump.seq, "ts_ms": dump.ts_ms, "key": key.to_string(), "count": count});
         let _ = writeln!(out, "{line}");
     }
     if dump.overflow > 0 {
