@@ -47,6 +47,7 @@ const CANCELLED: usize = 0b100;
 ///   by the caller only after it saw `COMPLETE` (acquire);
 /// - `waker` is written by the caller only while `WAKER_SET` is clear, and read (never
 ///   written) by the keeper only if its `COMPLETE` update saw `WAKER_SET`.
+#[cfg_attr(loom, allow(missing_debug_implementations))]
 pub struct Call<F, R> {
     state: AtomicUsize,
     func: Cell<Option<F>>,
