@@ -75,15 +75,19 @@ async fn main() {
                 per_user.inc(user.as_str());
                 sent += 1;
                 let u = user.clone();
+                // The keeper is stopped only after every client has finished, so a
+                // failed cast would be a bug: say so instead of swallowing it.
                 last_seen
                     .cast(move |m| {
                         m.insert(u, sent);
                     })
                     .await
-                    .ok();
+                    .expect("keeper runs until the clients are done");
                 if sent % 500 == 0 {
-                    let _ =
-                        news.try_publish(Arc::from(format!("client {c} reached {sent} requests")));
+                    // try_publish only fails once the broadcaster is closed, which
+                    // happens after the clients end; Block subscribers are absent here.
+                    news.try_publish(Arc::from(format!("client {c} reached {sent} requests")))
+                        .expect("news is open while clients run");
                 }
             }
             sent
