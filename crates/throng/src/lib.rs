@@ -28,7 +28,7 @@
 //! # Features
 //!
 //! One Cargo feature per pattern (`counter`, `keyed`, `periodic`, `dump`, `keeper`,
-//! `signal`, `broadcast`, `cancel`, `retry`), and `full` (the default) for all of them.
+//! `signal`, `broadcast`, `cancel`, `retry`, `parallel`, `pool`), and `full` (the default) for all of them.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
@@ -61,3 +61,9 @@ pub mod cancel;
 
 #[cfg(feature = "retry")]
 pub mod retry;
+
+#[cfg(feature = "parallel")]
+pub mod parallel;
+
+#[cfg(feature = "pool")]
+pub mod pool;

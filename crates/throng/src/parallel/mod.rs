@@ -1,0 +1,1 @@
+//! Ordered parallel map and task groups with a concurrency limit.
