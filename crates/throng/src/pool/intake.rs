@@ -1,0 +1,153 @@
+#![cfg_attr(loom, allow(missing_docs))]
+//! The intake/close core: one lock over the queue and the pool's lifecycle flags.
+//!
+//! Checking "open?" and enqueueing happen under the same lock, so a submit that races a
+//! shutdown either lands in the queue (and is later run or handed back) or gets its job
+//! back as `Closed`; it never observes a half-closed queue (the seed's S15-1 panic). The
+//! core only says *who to wake*; the async layer does the waking with `Notify`, after the
+//! lock is released. `tests/loom_pool.rs` explores this core.
+
+use std::collections::VecDeque;
+
+use crate::sync::Mutex;
+
+/// Result of [`Intake::push`].
+#[derive(Debug)]
+pub enum Push<T> {
+    /// Queued. `wake_worker`: an idle worker was claimed and must be notified.
+    Accepted { wake_worker: bool },
+    /// The queue is at capacity; the item is handed back.
+    Full(T),
+    /// Intake is closed; the item is handed back.
+    Closed(T),
+}
+
+/// Result of [`Intake::pop`].
+#[derive(Debug)]
+pub enum Pop<T> {
+    /// An item to run. `wake_submitter`: a waiting submitter was claimed and must be
+    /// notified that there is room.
+    Item { item: T, wake_submitter: bool },
+    /// Nothing queued; with `register`, the caller was counted as idle and will be woken
+    /// by the next push.
+    Empty,
+    /// Closed and drained, or halted: the worker should exit.
+    Finished,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    queue: VecDeque<T>,
+    capacity: usize,
+    /// No more pushes; workers drain what is queued.
+    closed: bool,
+    /// No more pops either; the queue was handed back.
+    halted: bool,
+    idle_workers: usize,
+    waiting_submitters: usize,
+    accepted: u64,
+}
+
+/// The bounded queue plus the closed/halted flags, under one lock.
+#[derive(Debug)]
+pub struct Intake<T> {
+    state: Mutex<State<T>>,
+}
+
+impl<T> Intake<T> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue: VecDeque::with_capacity(capacity.min(4096)),
+                capacity,
+                closed: false,
+                halted: false,
+                idle_workers: 0,
+                waiting_submitters: 0,
+                accepted: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> crate::sync::MutexGuard<'_, State<T>> {
+        // The lock is never held across user code, so poisoning cannot leave the state
+        // half-updated; recover rather than panic.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enqueues `item` if intake is open and there is room. With `register` and a full
+    /// queue, the caller is counted as a waiting submitter (to be woken by a pop).
+    pub fn push(&self, item: T, register: bool) -> Push<T> {
+        let mut s = self.lock();
+        if s.closed {
+            return Push::Closed(item);
+        }
+        if s.queue.len() >= s.capacity {
+            if register {
+                s.waiting_submitters += 1;
+            }
+            return Push::Full(item);
+        }
+        s.queue.push_back(item);
+        s.accepted += 1;
+        let wake_worker = s.idle_workers > 0;
+        if wake_worker {
+            s.idle_workers -= 1;
+        }
+        Push::Accepted { wake_worker }
+    }
+
+    /// Takes the oldest item. With `register` and an empty open queue, the caller is
+    /// counted as idle (to be woken by a push).
+    pub fn pop(&self, register: bool) -> Pop<T> {
+        let mut s = self.lock();
+        if s.halted {
+            return Pop::Finished;
+        }
+        match s.queue.pop_front() {
+            Some(item) => {
+                let wake_submitter = s.waiting_submitters > 0 && !s.closed;
+                if wake_submitter {
+                    s.waiting_submitters -= 1;
+                }
+                Pop::Item {
+                    item,
+                    wake_submitter,
+                }
+            }
+            None if s.closed => Pop::Finished,
+            None => {
+                if register {
+                    s.idle_workers += 1;
+                }
+                Pop::Empty
+            }
+        }
+    }
+
+    /// Stops intake. Returns `true` for the call that closed it.
+    pub fn close(&self) -> bool {
+        let mut s = self.lock();
+        let first = !s.closed;
+        s.closed = true;
+        first
+    }
+
+    /// Stops intake and pops, and hands back everything still queued, oldest first.
+    pub fn halt(&self) -> Vec<T> {
+        let mut s = self.lock();
+        s.closed = true;
+        s.halted = true;
+        s.queue.drain(..).collect()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// `(queued, accepted so far)`.
+    pub fn counts(&self) -> (usize, u64) {
+        let s = self.lock();
+        (s.queue.len(), s.accepted)
+    }
+}
