@@ -18,6 +18,9 @@
 //!   you need to know which, with timeouts that cancel what they abandon.
 //! - Use [`retry`](retry::retry) for exponential backoff with jitter, a retry predicate,
 //!   cancellable sleeps and a total time budget.
+//! - Use [`Pool`](pool::Pool) for a bounded worker pool: jobs from anywhere, at most N at
+//!   a time, a queue that says "full" (and hands the job back), a handle per job, and a
+//!   shutdown that accounts for every job.
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
