@@ -31,11 +31,14 @@
 //! # Features
 //!
 //! One Cargo feature per pattern (`counter`, `keyed`, `periodic`, `dump`, `keeper`,
-//! `signal`, `broadcast`, `cancel`, `retry`, `parallel`, `pool`), and `full` (the default) for all of them.
+//! `signal`, `broadcast`, `cancel`, `retry`, `parallel`, `pool`, `ratelimit`, `breaker`, `cache`, `batch`, `pipeline`; `clock` and `tokio-clock` are pulled in by the time-driven ones), and `full` (the default) for all of them.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
 pub(crate) mod sync;
+
+#[cfg(feature = "clock")]
+pub mod clock;
 
 #[cfg(feature = "counter")]
 pub mod counter;
@@ -70,3 +73,18 @@ pub mod parallel;
 
 #[cfg(feature = "pool")]
 pub mod pool;
+
+#[cfg(feature = "ratelimit")]
+pub mod ratelimit;
+
+#[cfg(feature = "breaker")]
+pub mod breaker;
+
+#[cfg(feature = "cache")]
+pub mod cache;
+
+#[cfg(feature = "batch")]
+pub mod batch;
+
+#[cfg(feature = "pipeline")]
+pub mod pipeline;

@@ -1,0 +1,1 @@
+//! A batcher: callers submit items and await their own results; flushes on size, bytes or delay.

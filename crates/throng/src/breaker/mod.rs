@@ -1,0 +1,1 @@
+//! A circuit breaker: closed, open and half-open, on consecutive failures or a failure rate.

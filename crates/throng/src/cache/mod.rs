@@ -1,0 +1,1 @@
+//! A bounded concurrent cache with expiry and single-flight loading.

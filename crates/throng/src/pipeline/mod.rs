@@ -1,0 +1,1 @@
+//! Pipelines: stages joined by bounded queues, with per-stage workers and metrics.

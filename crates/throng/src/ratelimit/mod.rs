@@ -1,0 +1,1 @@
+//! Rate limiting with GCRA: direct and keyed, with bounded key memory.
