@@ -21,6 +21,9 @@
 //! - Use [`Pool`](pool::Pool) for a bounded worker pool: jobs from anywhere, at most N at
 //!   a time, a queue that says "full" (and hands the job back), a handle per job, and a
 //!   shutdown that accounts for every job.
+//! - Use [`Batcher`](batch::Batcher) when many callers each need an answer from a
+//!   downstream whose every call has a fixed cost: it groups their items into batches
+//!   (by count, bytes or delay) and hands each caller its own result.
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
@@ -35,6 +38,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]
 
+pub(crate) mod panic;
 pub(crate) mod sync;
 
 #[cfg(feature = "clock")]

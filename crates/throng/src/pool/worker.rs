@@ -1,7 +1,6 @@
 //! The shared core and the worker loop: pop a job, run it (async or on a blocking
 //! thread) with panic containment and the job timeout, deliver its outcome.
 
-use std::any::Any;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -19,6 +18,7 @@ use super::error::JobError;
 use super::handle::{JobResult, Reply};
 use super::intake::{Intake, Pop};
 use super::metrics::{PoolMetrics, WorkerStats};
+use crate::panic::panic_message;
 
 /// A queued job with its reply end and the time it was queued.
 #[derive(Debug)]
@@ -218,17 +218,6 @@ where
             // The runtime is shutting down and cancelled the blocking task.
             Err(_) => Err(JobError::Cancelled),
         }
-    }
-}
-
-/// The message of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }
 

@@ -1,0 +1,193 @@
+//! [`Batcher`]: submit items, await each item's own result, shut down with a report.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::config::BatcherBuilder;
+use super::error::{BatchError, Closed, TrySubmitError};
+use super::metrics::{BatchMetrics, Counters};
+
+/// One queued item and where its result goes.
+pub(crate) type Msg<T, R, E> = (T, oneshot::Sender<Result<R, BatchError<E>>>);
+
+/// What the handles and the batcher task share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) counters: Counters,
+    /// Stop intake, flush what is pending.
+    pub(crate) stop: CancellationToken,
+    /// Shutdown deadline passed: drop running flushes.
+    pub(crate) abort: CancellationToken,
+}
+
+/// Groups submitted items into batches and flushes them with one call each.
+///
+/// `T` is an item, `R` its result, `E` the flush error. Cheap to clone; every clone
+/// submits into the same batches. Build with [`Batcher::builder`]; see the
+/// [module docs](super).
+pub struct Batcher<T, R, E> {
+    tx: mpsc::Sender<Msg<T, R, E>>,
+    shared: Arc<Shared>,
+    task: Arc<tokio::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl<T, R, E> Clone for Batcher<T, R, E> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+            task: self.task.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Batcher<T, (), ()> {
+    /// A builder with the defaults: 128 items, no byte limit, 10 ms delay, 1 flush in
+    /// flight, an intake queue of 1024.
+    pub fn builder() -> BatcherBuilder<T> {
+        BatcherBuilder::default()
+    }
+}
+
+impl<T, R, E> Batcher<T, R, E> {
+    pub(crate) fn start<Fut>(
+        runtime: &tokio::runtime::Handle,
+        capacity: usize,
+        run: impl FnOnce(mpsc::Receiver<Msg<T, R, E>>, Arc<Shared>) -> Fut,
+    ) -> Self
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(capacity);
+        let shared = Arc::new(Shared::default());
+        let task = runtime.spawn(run(rx, shared.clone()));
+        Self {
+            tx,
+            shared,
+            task: Arc::new(tokio::sync::Mutex::new(Some(task))),
+        }
+    }
+
+    /// Queues `item` if there is room now. The handle resolves to the item's result once
+    /// its batch is flushed.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] when flushes are behind and the intake queue is full,
+    /// [`TrySubmitError::Closed`] after shutdown; both hand the item back.
+    pub fn try_submit(&self, item: T) -> Result<BatchHandle<R, E>, TrySubmitError<T>> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send((item, reply)) {
+            Ok(()) => {
+                self.shared.counters.accepted.fetch_add(1, Relaxed);
+                Ok(BatchHandle { rx })
+            }
+            Err(e) => {
+                self.shared.counters.rejected.fetch_add(1, Relaxed);
+                Err(match e {
+                    mpsc::error::TrySendError::Full((item, _)) => TrySubmitError::Full(item),
+                    mpsc::error::TrySendError::Closed((item, _)) => TrySubmitError::Closed(item),
+                })
+            }
+        }
+    }
+
+    /// Queues `item`, waiting while the intake queue is full (backpressure). The handle
+    /// resolves to the item's result once its batch is flushed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes never queues the item.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] with the item after shutdown.
+    pub async fn submit(&self, item: T) -> Result<BatchHandle<R, E>, Closed<T>> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.send((item, reply)).await {
+            Ok(()) => {
+                self.shared.counters.accepted.fetch_add(1, Relaxed);
+                Ok(BatchHandle { rx })
+            }
+            Err(mpsc::error::SendError((item, _))) => {
+                self.shared.counters.rejected.fetch_add(1, Relaxed);
+                Err(Closed(item))
+            }
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> BatchMetrics {
+        self.shared.counters.snapshot()
+    }
+
+    /// `true` once shutdown has begun.
+    pub fn is_closed(&self) -> bool {
+        self.shared.stop.is_cancelled() || self.tx.is_closed()
+    }
+
+    /// Stops intake, flushes everything pending (the batch being filled and the intake
+    /// queue, still in batches of at most `max_items` and at most `max_in_flight` at a
+    /// time), and waits for the flushes until `timeout` has passed. Flushes still running
+    /// then are dropped, and their items (and any not yet flushed) resolve to
+    /// [`BatchError::Cancelled`].
+    ///
+    /// Idempotent: later and concurrent calls wait for the first and return the same
+    /// counts. Submitters racing it get their item back as `Closed`.
+    pub async fn shutdown(&self, timeout: Duration) -> BatchMetrics {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.shared.stop.cancel();
+        let mut task = self.task.lock().await;
+        if let Some(handle) = task.as_mut() {
+            if tokio::time::timeout_at(deadline, &mut *handle)
+                .await
+                .is_err()
+            {
+                self.shared.abort.cancel();
+                let _ = handle.await;
+            }
+            *task = None;
+        }
+        self.metrics()
+    }
+}
+
+impl<T, R, E> fmt::Debug for Batcher<T, R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batcher")
+            .field("closed", &self.is_closed())
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}
+
+/// Resolves to one item's result. Dropping it detaches: the item is still flushed.
+#[must_use = "dropping a handle detaches the item; its result is discarded"]
+pub struct BatchHandle<R, E> {
+    rx: oneshot::Receiver<Result<R, BatchError<E>>>,
+}
+
+impl<R, E> Future for BatchHandle<R, E> {
+    type Output = Result<R, BatchError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(BatchError::Cancelled)))
+    }
+}
+
+impl<R, E> fmt::Debug for BatchHandle<R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchHandle").finish_non_exhaustive()
+    }
+}
