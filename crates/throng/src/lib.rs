@@ -24,6 +24,9 @@
 //! - Use [`Batcher`](batch::Batcher) when many callers each need an answer from a
 //!   downstream whose every call has a fixed cost: it groups their items into batches
 //!   (by count, bytes or delay) and hands each caller its own result.
+//! - Use a [`Pipeline`](pipeline::Pipeline) when work flows through steps of different
+//!   cost: each stage gets its own workers, bounded queues carry backpressure to the
+//!   producer, one error stops every stage, and per-stage metrics show the bottleneck.
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).

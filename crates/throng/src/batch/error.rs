@@ -135,14 +135,9 @@ impl<E: fmt::Display> fmt::Display for BatchError<E> {
     }
 }
 
-impl<E: Error + 'static> Error for BatchError<E> {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            Self::Flush(e) => Some(&**e),
-            _ => None,
-        }
-    }
-}
+/// Any displayable flush error works with `?` into `Box<dyn Error>` (a `String` too); the
+/// flush's error is part of the message rather than the `source`.
+impl<E: fmt::Debug + fmt::Display> Error for BatchError<E> {}
 
 /// A [`BatcherBuilder`](super::BatcherBuilder) setting that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,244 @@
+//! The three ends of a running pipeline: input, output and handle.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::builder::PipelineBuilder;
+use super::error::{PipelineError, Stopped};
+use super::metrics::{StageCounters, StageMetrics};
+use super::queue::Output;
+use super::stage::Control;
+
+/// Entry point: [`Pipeline::builder`].
+#[derive(Debug)]
+pub struct Pipeline;
+
+impl Pipeline {
+    /// A pipeline whose queues (the input, and one after each stage) hold `capacity` items.
+    /// Add stages with [`PipelineBuilder::stage`], then [`spawn`](PipelineBuilder::spawn).
+    pub fn builder<In: Send + 'static, E: Send + 'static>(
+        capacity: usize,
+    ) -> PipelineBuilder<In, In, E> {
+        PipelineBuilder::new(capacity)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct StageInfo {
+    pub(crate) name: &'static str,
+    pub(crate) workers: usize,
+    pub(crate) counters: Arc<StageCounters>,
+}
+
+/// Where items enter. Cloneable; when every clone is dropped (or
+/// [`close`](Self::close)d) the stages finish what they have and the output ends.
+pub struct PipelineInput<T> {
+    tx: Option<mpsc::Sender<T>>,
+    sent: Arc<AtomicU64>,
+}
+
+impl<T> Clone for PipelineInput<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            sent: self.sent.clone(),
+        }
+    }
+}
+
+impl<T> PipelineInput<T> {
+    pub(crate) fn new(tx: mpsc::Sender<T>, sent: Arc<AtomicU64>) -> Self {
+        Self { tx: Some(tx), sent }
+    }
+
+    /// Sends `item` into the first stage, waiting while its queue is full (backpressure).
+    /// Cancel-safe: dropping the future never sends the item.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] with the item if the pipeline stopped (error, cancellation, output
+    /// dropped) or this input was closed.
+    pub async fn send(&self, item: T) -> Result<(), Stopped<T>> {
+        let Some(tx) = &self.tx else {
+            return Err(Stopped(item));
+        };
+        match tx.send(item).await {
+            Ok(()) => {
+                self.sent.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(Stopped(e.0)),
+        }
+    }
+
+    /// Sends `item` if the first queue has room now.
+    ///
+    /// # Errors
+    ///
+    /// `Err(Ok(item))` if the queue is full, `Err(Err(Stopped(item)))` if the pipeline
+    /// stopped.
+    pub fn try_send(&self, item: T) -> Result<(), Result<T, Stopped<T>>> {
+        let Some(tx) = &self.tx else {
+            return Err(Err(Stopped(item)));
+        };
+        match tx.try_send(item) {
+            Ok(()) => {
+                self.sent.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(item)) => Err(Ok(item)),
+            Err(mpsc::error::TrySendError::Closed(item)) => Err(Err(Stopped(item))),
+        }
+    }
+
+    /// Closes this clone: the same as dropping it.
+    pub fn close(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl<T> fmt::Debug for PipelineInput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineInput")
+            .field("open", &self.tx.is_some())
+            .finish()
+    }
+}
+
+/// Where results come out, in completion order, or input order if the pipeline was built
+/// [`ordered`](PipelineBuilder::ordered).
+pub struct PipelineOutput<T> {
+    out: Output<T>,
+}
+
+impl<T> PipelineOutput<T> {
+    pub(crate) fn new(out: Output<T>) -> Self {
+        Self { out }
+    }
+
+    /// The next result, or `None` once the input is exhausted and every stage is done (or
+    /// the pipeline stopped). Cancel-safe.
+    pub async fn recv(&mut self) -> Option<T> {
+        self.out.recv().await
+    }
+}
+
+impl<T> fmt::Debug for PipelineOutput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineOutput").finish_non_exhaustive()
+    }
+}
+
+/// Controls a running pipeline: per-stage metrics, cancellation, and the final result.
+pub struct PipelineHandle<E> {
+    control: Arc<Control<E>>,
+    tracker: TaskTracker,
+    stages: Vec<StageInfo>,
+    sent: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl<E> PipelineHandle<E> {
+    pub(crate) fn new(
+        control: Arc<Control<E>>,
+        tracker: TaskTracker,
+        stages: Vec<StageInfo>,
+        sent: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            control,
+            tracker,
+            stages,
+            sent,
+            started: Instant::now(),
+        }
+    }
+
+    /// Every stage's counters now, first stage first. The bottleneck is the stage whose
+    /// input queue is full and whose [`utilization`](StageMetrics::utilization) is near 1;
+    /// see [`bottleneck`](Self::bottleneck).
+    pub fn metrics(&self) -> Vec<StageMetrics> {
+        let mut offered = self.sent.load(Relaxed);
+        self.stages
+            .iter()
+            .map(|s| {
+                let m = StageMetrics::read(s.name, s.workers, &s.counters, offered);
+                offered = m.emitted;
+                m
+            })
+            .collect()
+    }
+
+    /// The name of the busiest stage per worker since the start, if any work was done.
+    pub fn bottleneck(&self) -> Option<&'static str> {
+        let elapsed = self.started.elapsed();
+        self.metrics()
+            .into_iter()
+            .filter(|m| !m.busy.is_zero())
+            .max_by(|a, b| a.utilization(elapsed).total_cmp(&b.utilization(elapsed)))
+            .map(|m| m.name)
+    }
+
+    /// Time since the pipeline started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The token every stage function receives; cancelling it stops the pipeline.
+    pub fn token(&self) -> &CancellationToken {
+        &self.control.token
+    }
+
+    /// Stops every stage: items in flight are dropped, the output ends, and
+    /// [`join`](Self::join) returns [`PipelineError::Cancelled`] (unless a stage error
+    /// came first).
+    pub fn cancel(&self) {
+        self.control.token.cancel();
+    }
+
+    /// Waits for every stage to finish and returns the per-stage counters, or the first
+    /// error. Finishing needs the input closed (every [`PipelineInput`] dropped) and the
+    /// output read or dropped, or a cancellation.
+    ///
+    /// # Errors
+    ///
+    /// The first stage error or panic, or [`PipelineError::Cancelled`].
+    pub async fn join(self) -> Result<Vec<StageMetrics>, PipelineError<E>> {
+        self.tracker.wait().await;
+        let first = self
+            .control
+            .first_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match first {
+            Some(e) => Err(e),
+            None if self.control.token.is_cancelled() => Err(PipelineError::Cancelled),
+            None => Ok(self.metrics()),
+        }
+    }
+}
+
+impl<E> Drop for PipelineHandle<E> {
+    fn drop(&mut self) {
+        // Nobody can join or cancel any more: stop the stages rather than leak them.
+        if !self.tracker.is_empty() {
+            self.control.token.cancel();
+        }
+    }
+}
+
+impl<E> fmt::Debug for PipelineHandle<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineHandle")
+            .field("stages", &self.metrics())
+            .finish()
+    }
+}

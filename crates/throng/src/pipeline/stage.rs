@@ -1,0 +1,119 @@
+//! A stage's worker loop: take an item, run the stage function on it (panics contained,
+//! cancellation observed), pass the result on.
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::Poll;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::error::PipelineError;
+use super::metrics::StageCounters;
+use super::queue::Shared as SharedSource;
+use crate::panic::panic_message;
+
+/// What every stage shares: the stop token and the first error.
+#[derive(Debug)]
+pub(crate) struct Control<E> {
+    pub(crate) token: CancellationToken,
+    pub(crate) first_error: StdMutex<Option<PipelineError<E>>>,
+}
+
+impl<E> Control<E> {
+    /// Records `err` if it is the first, and stops every stage.
+    pub(crate) fn fail(&self, err: PipelineError<E>) {
+        let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        if first.is_none() {
+            *first = Some(err);
+        }
+        drop(first);
+        self.token.cancel();
+    }
+}
+
+pub(crate) async fn worker<I, O, E, F, Fut>(
+    name: &'static str,
+    source: SharedSource<I>,
+    sink: mpsc::Sender<(u64, O)>,
+    f: Arc<F>,
+    counters: Arc<StageCounters>,
+    control: Arc<Control<E>>,
+) where
+    F: Fn(I, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+{
+    let token = control.token.clone();
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = token.cancelled() => return,
+            next = async { source.lock().await.recv().await } => next,
+        };
+        let Some((seq, item)) = next else {
+            return; // input exhausted; dropping `sink` closes the next queue when all workers end
+        };
+        counters.taken.fetch_add(1, Relaxed);
+        let start = Instant::now();
+        let outcome = run(&*f, item, &token).await;
+        counters.add_busy(start.elapsed());
+        let value = match outcome {
+            Some(Ok(Ok(value))) => value,
+            Some(Ok(Err(error))) => {
+                control.fail(PipelineError::Stage { stage: name, error });
+                return;
+            }
+            Some(Err(message)) => {
+                control.fail(PipelineError::Panicked {
+                    stage: name,
+                    message,
+                });
+                return;
+            }
+            None => return, // cancelled mid-item
+        };
+        tokio::select! {
+            biased;
+            _ = token.cancelled() => return,
+            sent = sink.send((seq, value)) => {
+                if sent.is_err() {
+                    return; // the output is gone: nobody wants more
+                }
+            }
+        }
+        counters.emitted.fetch_add(1, Relaxed);
+    }
+}
+
+/// Runs one item: `None` if cancelled, `Some(Err(msg))` if it panicked.
+async fn run<I, O, E, F, Fut>(
+    f: &F,
+    item: I,
+    token: &CancellationToken,
+) -> Option<Result<Result<O, E>, String>>
+where
+    F: Fn(I, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+{
+    let fut = match catch_unwind(AssertUnwindSafe(|| f(item, token.clone()))) {
+        Ok(fut) => fut,
+        Err(p) => return Some(Err(panic_message(&*p))),
+    };
+    let mut fut = pin!(fut);
+    let guarded = poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&*p))),
+        },
+    );
+    tokio::select! {
+        biased;
+        out = guarded => Some(out),
+        _ = token.cancelled() => None,
+    }
+}
