@@ -87,10 +87,7 @@ impl<T, R, E> Batcher<T, R, E> {
     pub fn try_submit(&self, item: T) -> Result<BatchHandle<R, E>, TrySubmitError<T>> {
         let (reply, rx) = oneshot::channel();
         match self.tx.try_send((item, reply)) {
-            Ok(()) => {
-                self.shared.counters.accepted.fetch_add(1, Relaxed);
-                Ok(BatchHandle { rx })
-            }
+            Ok(()) => Ok(BatchHandle { rx }),
             Err(e) => {
                 self.shared.counters.rejected.fetch_add(1, Relaxed);
                 Err(match e {
@@ -114,10 +111,7 @@ impl<T, R, E> Batcher<T, R, E> {
     pub async fn submit(&self, item: T) -> Result<BatchHandle<R, E>, Closed<T>> {
         let (reply, rx) = oneshot::channel();
         match self.tx.send((item, reply)).await {
-            Ok(()) => {
-                self.shared.counters.accepted.fetch_add(1, Relaxed);
-                Ok(BatchHandle { rx })
-            }
+            Ok(()) => Ok(BatchHandle { rx }),
             Err(mpsc::error::SendError((item, _))) => {
                 self.shared.counters.rejected.fetch_add(1, Relaxed);
                 Err(Closed(item))
@@ -127,7 +121,9 @@ impl<T, R, E> Batcher<T, R, E> {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> BatchMetrics {
-        self.shared.counters.snapshot()
+        let mut m = self.shared.counters.snapshot();
+        m.queued = (self.tx.max_capacity() - self.tx.capacity()) as u64;
+        m
     }
 
     /// `true` once shutdown has begun.

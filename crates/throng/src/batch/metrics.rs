@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crossbeam_utils::CachePadded;
+
 /// Why a batch was flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
@@ -13,8 +15,10 @@ pub(crate) enum Reason {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Counted by the batcher task as it takes items (one writer, exact at shutdown).
     pub(crate) accepted: AtomicU64,
-    pub(crate) rejected: AtomicU64,
+    /// Written by refused submitters; padded away from the task's counters.
+    pub(crate) rejected: CachePadded<AtomicU64>,
     pub(crate) succeeded: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) cancelled: AtomicU64,
@@ -46,6 +50,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> BatchMetrics {
         BatchMetrics {
             accepted: self.accepted.load(Relaxed),
+            queued: 0,
             rejected: self.rejected.load(Relaxed),
             succeeded: self.succeeded.load(Relaxed),
             failed: self.failed.load(Relaxed),
@@ -65,12 +70,15 @@ impl Counters {
 
 /// A snapshot of a batcher's counters ([`Batcher::metrics`](super::Batcher::metrics)).
 ///
-/// After shutdown, `accepted == succeeded + failed + cancelled`.
+/// After shutdown, `accepted == succeeded + failed + cancelled` and `queued == 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BatchMetrics {
-    /// Items accepted into the intake queue.
+    /// Items taken from the intake queue into a batch (or dropped from it by a shutdown
+    /// past its deadline).
     pub accepted: u64,
+    /// Items waiting in the intake queue now.
+    pub queued: u64,
     /// Submissions refused (full or closed).
     pub rejected: u64,
     /// Items whose flush returned their result.

@@ -73,8 +73,33 @@ pub(crate) async fn run<T, R, E, F, Fut>(
     let mut flights: JoinSet<Result<Vec<R>, E>> = JoinSet::new();
     let mut waiting: HashMap<Id, Vec<Reply<R, E>>> = HashMap::new();
     let mut closing = false;
+    let mut timer = std::pin::pin!(tokio::time::sleep(Duration::from_secs(86_400)));
+    let mut armed: Option<Instant> = None;
     let mut drained = false;
     loop {
+        if shared.abort.is_cancelled() {
+            // Shutdown deadline: drop running flushes and everything pending.
+            flights.abort_all();
+            while let Some(done) = flights.join_next_with_id().await {
+                let id = match &done {
+                    Ok((id, _)) => *id,
+                    Err(e) => e.id(),
+                };
+                let replies = waiting.remove(&id).unwrap_or_default();
+                settle(replies, done.map(|(_, r)| r), counters);
+            }
+            rx.close();
+            let mut dropped = (batch.replies.len() + carry.len()) as u64;
+            let mut drained_now = 0;
+            while let Ok(_msg) = rx.try_recv() {
+                drained_now += 1;
+            }
+            counters.accepted.fetch_add(drained_now, Relaxed);
+            dropped += drained_now;
+            counters.cancelled.fetch_add(dropped, Relaxed);
+            counters.pending.store(0, Relaxed);
+            return; // dropping the replies resolves their handles to Cancelled
+        }
         // Start a flush if one is due and a slot is free.
         if !batch.items.is_empty() && flights.len() < limits.max_in_flight {
             let reason = batch.ready.or(drained.then_some(Reason::Close));
@@ -94,7 +119,7 @@ pub(crate) async fn run<T, R, E, F, Fut>(
                 let Some((item, reply)) = carry.pop_front() else {
                     break;
                 };
-                if let Some(back) = add(&mut batch, &limits, item, reply, counters) {
+                if let Some(back) = add(&mut batch, &limits, item, reply) {
                     carry.push_front(back);
                 }
             }
@@ -107,59 +132,49 @@ pub(crate) async fn run<T, R, E, F, Fut>(
         let can_take = !drained && batch.ready.is_none() && carry.is_empty();
         let room = limits.max_items - batch.items.len();
         let due = batch.due.filter(|_| batch.ready.is_none());
+        if let Some(due) = due {
+            // One timer for the task's life, re-armed per batch (not a new `Sleep` per
+            // wake-up, which would register with the timer wheel every time).
+            if armed != Some(due) {
+                timer.as_mut().reset(due);
+                armed = Some(due);
+            }
+        }
+        // Work first; the tokens are polled (and their waiter lists touched) only when
+        // everything else is pending.
         tokio::select! {
             biased;
-            _ = shared.abort.cancelled() => {
-                // Shutdown deadline: drop running flushes and everything pending.
-                flights.abort_all();
-                while let Some(done) = flights.join_next_with_id().await {
-                    let id = match &done { Ok((id, _)) => *id, Err(e) => e.id() };
-                    let replies = waiting.remove(&id).unwrap_or_default();
-                    settle(replies, done.map(|(_, r)| r), counters);
-                }
-                rx.close();
-                let mut dropped = (batch.replies.len() + carry.len()) as u64;
-                while let Ok(_msg) = rx.try_recv() {
-                    dropped += 1;
-                }
-                counters.cancelled.fetch_add(dropped, Relaxed);
-                counters.pending.store(0, Relaxed);
-                return; // dropping the replies resolves their handles to Cancelled
-            }
             Some(done) = flights.join_next_with_id(), if !flights.is_empty() => {
                 let id = match &done { Ok((id, _)) => *id, Err(e) => e.id() };
                 let replies = waiting.remove(&id).unwrap_or_default();
                 settle(replies, done.map(|(_, r)| r), counters);
             }
-            _ = sleep_until_opt(due), if due.is_some() => {
+            () = &mut timer, if due.is_some() => {
                 batch.ready = Some(Reason::Delay);
-            }
-            _ = shared.stop.cancelled(), if !closing => {
-                closing = true;
-                rx.close(); // buffered items are still received, then `None`
             }
             // Many items per wake-up: the select above is paid once per burst, not per item.
             n = rx.recv_many(&mut buf, room), if can_take => {
                 if n == 0 {
                     drained = true;
                 }
+                counters.accepted.fetch_add(n as u64, Relaxed);
                 for (item, reply) in buf.drain(..) {
                     if batch.ready.is_none() && carry.is_empty() {
-                        if let Some(back) = add(&mut batch, &limits, item, reply, counters) {
+                        if let Some(back) = add(&mut batch, &limits, item, reply) {
                             carry.push_back(back);
                         }
                     } else {
                         carry.push_back((item, reply));
                     }
                 }
+                counters.pending.store(batch.items.len() as u64, Relaxed);
             }
+            _ = shared.stop.cancelled(), if !closing => {
+                closing = true;
+                rx.close(); // buffered items are still received, then `None`
+            }
+            _ = shared.abort.cancelled() => {}
         }
-    }
-}
-
-async fn sleep_until_opt(due: Option<Instant>) {
-    if let Some(due) = due {
-        tokio::time::sleep_until(due).await;
     }
 }
 
@@ -168,7 +183,6 @@ fn add<T, R, E>(
     limits: &Limits<T>,
     item: T,
     reply: Reply<R, E>,
-    counters: &super::metrics::Counters,
 ) -> Option<Msg<T, R, E>> {
     let weight = limits.weigher.as_ref().map_or(0, |w| w(&item));
     if !batch.items.is_empty() && batch.bytes.saturating_add(weight) > limits.max_bytes {
@@ -182,7 +196,6 @@ fn add<T, R, E>(
     batch.items.push(item);
     batch.replies.push(reply);
     batch.bytes = batch.bytes.saturating_add(weight);
-    counters.pending.store(batch.items.len() as u64, Relaxed);
     if batch.items.len() >= limits.max_items {
         batch.ready = Some(Reason::Items);
     } else if batch.bytes >= limits.max_bytes {

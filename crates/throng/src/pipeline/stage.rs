@@ -48,11 +48,16 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
     Fut: Future<Output = Result<O, E>>,
 {
     let token = control.token.clone();
+    // Every select polls the work first and the token only when the work is pending, so
+    // the token's waiter list (a lock) is not touched on the fast path.
     loop {
+        if token.is_cancelled() {
+            return;
+        }
         let next = tokio::select! {
             biased;
-            _ = token.cancelled() => return,
             next = async { source.lock().await.recv().await } => next,
+            _ = token.cancelled() => return,
         };
         let Some((seq, item)) = next else {
             return; // input exhausted; dropping `sink` closes the next queue when all workers end
@@ -76,14 +81,17 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
             }
             None => return, // cancelled mid-item
         };
+        if token.is_cancelled() {
+            return;
+        }
         tokio::select! {
             biased;
-            _ = token.cancelled() => return,
             sent = sink.send((seq, value)) => {
                 if sent.is_err() {
                     return; // the output is gone: nobody wants more
                 }
             }
+            _ = token.cancelled() => return,
         }
         counters.emitted.fetch_add(1, Relaxed);
     }
