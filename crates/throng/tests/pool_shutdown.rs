@@ -172,3 +172,64 @@ async fn a_blocking_job_that_ignores_cancellation_is_reported_cancelled() {
     assert_eq!(h.await, Err(JobError::Cancelled));
     release.wait(); // let the detached thread finish
 }
+
+#[tokio::test(start_paused = true)]
+async fn panicking_timed_out_and_stubborn_jobs_are_all_in_one_report() {
+    // Two workers, a 50 ms job timeout, a shutdown deadline at 60 ms, a 10 ms grace.
+    // Worker A: slow (0-50, times out), then panic, ok and long (50-, ignores its token).
+    // Worker B: wait40 (0-40), then stubborn (40-85, ignores its token).
+    // At 60 ms the two never-* jobs are still queued; at 70 ms stubborn and long go.
+    let pool = Pool::builder()
+        .workers(2)
+        .queue_capacity(8)
+        .job_timeout(Duration::from_millis(50))
+        .cancel_grace(Duration::from_millis(10))
+        .spawn(|kind: &'static str, _token| async move {
+            let ms = match kind {
+                "panic" => panic!("bad input"),
+                "slow" => 500,
+                "wait40" => 40,
+                "stubborn" => 45,
+                "long" => 100,
+                _ => 0,
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            kind
+        })
+        .unwrap();
+    let kinds = [
+        "slow", "wait40", "stubborn", "panic", "ok", "long", "never-1", "never-2",
+    ];
+    let handles: Vec<_> = kinds.iter().map(|k| pool.try_submit(k).unwrap()).collect();
+    let report = pool.shutdown(Duration::from_millis(60)).await;
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await);
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            Err(JobError::TimedOut),
+            Ok("wait40"),
+            Err(JobError::Cancelled),
+            Err(JobError::Panicked("bad input".into())),
+            Ok("ok"),
+            Err(JobError::Cancelled),
+            Err(JobError::NotStarted),
+            Err(JobError::NotStarted),
+        ]
+    );
+    assert_eq!(report.accepted, 8);
+    assert_eq!(
+        (
+            report.completed,
+            report.panicked,
+            report.timed_out,
+            report.cancelled,
+            report.not_started
+        ),
+        (2, 1, 1, 2, 2)
+    );
+    assert_eq!(report.unstarted, vec!["never-1", "never-2"]);
+    assert!(balanced(&report));
+}
