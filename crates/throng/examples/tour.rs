@@ -8,17 +8,24 @@
 //! the "last request per user" table; a [`Broadcaster`] announces milestones to two
 //! subscribers with different overflow policies; a [`Latch`] is the shutdown signal.
 //! At the end the tour checks that every request was accounted for exactly once.
+//!
+//! A second act shows the work patterns: a [`Pool`] with backpressure and a shutdown
+//! report, a [`Batcher`] turning single writes into batched ones, and a [`Pipeline`]
+//! whose metrics name its bottleneck.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use throng::batch::Batcher;
 use throng::broadcast::{Broadcaster, Overflow, SubscribeOptions};
 use throng::counter::Counter;
 use throng::dump::{Dumper, TextSink};
 use throng::keeper::Keeper;
 use throng::keyed::KeyedCounters;
+use throng::pipeline::Pipeline;
+use throng::pool::Pool;
 use throng::signal::Latch;
 use tokio_util::sync::CancellationToken;
 
@@ -137,4 +144,98 @@ async fn main() {
     assert_eq!(total.sum(), sent, "every request counted once");
     assert_eq!(report.counted, sent, "every request dumped once");
     println!("every request accounted for exactly once");
+
+    work_patterns().await;
+}
+
+/// The second act: pool, batcher, pipeline.
+async fn work_patterns() {
+    println!("== pool: 3 workers, a queue of 8, 40 jobs through submit (it waits when full)");
+    let pool = Pool::builder()
+        .workers(3)
+        .queue_capacity(8)
+        .spawn(|n: u64, _token| async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            n * n
+        })
+        .expect("valid pool");
+    let mut handles = Vec::new();
+    for n in 0..40 {
+        handles.push(pool.submit(n).await.expect("open until shutdown"));
+    }
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.expect("trivial jobs succeed");
+    }
+    let report = pool.shutdown(Duration::from_secs(1)).await;
+    let m = pool.metrics();
+    println!(
+        "== pool: sum of squares {sum}; report: {} accepted, {} completed; mean queue wait {:?}",
+        report.accepted,
+        report.completed,
+        m.queue_wait_mean()
+    );
+
+    println!("== batch: 100 writers, one insert per batch of up to 32 (or every 5 ms)");
+    let writer = Batcher::builder()
+        .max_items(32)
+        .max_delay(Duration::from_millis(5))
+        .spawn(|rows: Vec<u64>| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await; // one round trip per batch
+            Ok::<_, String>(rows.iter().map(|r| r + 1_000).collect::<Vec<_>>())
+        })
+        .expect("valid batcher");
+    let mut writers = Vec::new();
+    for n in 0..100u64 {
+        let w = writer.clone();
+        writers.push(tokio::spawn(async move {
+            w.submit(n).await.expect("open").await.expect("stored")
+        }));
+    }
+    for (n, w) in writers.into_iter().enumerate() {
+        assert_eq!(
+            w.await.unwrap(),
+            n as u64 + 1_000,
+            "each writer got its own row id"
+        );
+    }
+    let b = writer.shutdown(Duration::from_secs(1)).await;
+    println!(
+        "== batch: 100 rows in {} inserts (mean batch {:.1})",
+        b.batches,
+        b.mean_batch()
+    );
+
+    println!("== pipeline: parse -> enrich (slow) -> format, ordered output");
+    let (input, mut output, handle) = Pipeline::builder::<u64, String>(8)
+        .stage("parse", 2, |n: u64, _| async move { Ok(n * 3) })
+        .stage("enrich", 1, |n: u64, _| async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            Ok(n + 1)
+        })
+        .stage(
+            "format",
+            2,
+            |n: u64, _| async move { Ok(format!("item {n}")) },
+        )
+        .ordered()
+        .spawn()
+        .expect("valid pipeline");
+    tokio::spawn(async move {
+        for n in 0..50 {
+            input.send(n).await.expect("running");
+        }
+    });
+    let mut outputs = Vec::new();
+    while let Some(line) = output.recv().await {
+        outputs.push(line);
+    }
+    println!(
+        "== pipeline: {} outputs, first {:?}, last {:?}; bottleneck: {}",
+        outputs.len(),
+        outputs.first(),
+        outputs.last(),
+        handle.bottleneck().unwrap_or("none")
+    );
+    handle.join().await.expect("no stage failed");
 }
