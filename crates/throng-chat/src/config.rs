@@ -1,0 +1,144 @@
+//! Command-line flags and environment variables (clap), validated when parsed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Parses `10s`, `500ms`, `2m` or a plain number of seconds; zero is refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s or m)")),
+    };
+    if !(secs > 0.0 && secs.is_finite() && secs < 1e9) {
+        return Err(format!("`{s}` must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// throng-chat: a real-time WebSocket chat server.
+///
+/// Every flag can also be set with the environment variable shown.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "throng-chat", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "THRONG_CHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Largest frame a client may send, in bytes; larger gives `too_large` and close 1009.
+    #[arg(long, env = "THRONG_CHAT_MAX_FRAME", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u64).range(64..=16_777_216))]
+    pub max_frame: u64,
+
+    /// Most WebSocket connections overall; over it, HTTP 503 before the upgrade.
+    #[arg(long, env = "THRONG_CHAT_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Most WebSocket connections from one IP address; over it, HTTP 503.
+    #[arg(long, env = "THRONG_CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: u64,
+
+    /// Posts per second each user may make, on average.
+    #[arg(long, env = "THRONG_CHAT_POST_RATE", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub post_rate: u32,
+
+    /// Posts a user may make in a burst above the rate.
+    #[arg(long, env = "THRONG_CHAT_POST_BURST", default_value_t = 40,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub post_burst: u32,
+
+    /// Most rooms one connection may be in at once.
+    #[arg(long, env = "THRONG_CHAT_MAX_ROOMS_PER_USER", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_per_user: u64,
+
+    /// Messages of history kept per room (in memory).
+    #[arg(long, env = "THRONG_CHAT_HISTORY", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub history: u64,
+
+    /// Messages of history sent to a joiner in `joined`.
+    #[arg(long, env = "THRONG_CHAT_JOIN_HISTORY", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub join_history: u64,
+
+    /// Frames each connection may have waiting to be sent; over it the connection is
+    /// closed with 4008 "slow consumer".
+    #[arg(long, env = "THRONG_CHAT_OUTBOUND_QUEUE", default_value_t = 1_024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub outbound_queue: u64,
+
+    /// How often the per-user request counters are dumped (e.g. 10s, 500ms, 1m).
+    #[arg(long, env = "THRONG_CHAT_DUMP_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub dump_interval: Duration,
+
+    /// Write the dumps as JSON lines to this file instead of the log.
+    #[arg(long, env = "THRONG_CHAT_DUMP_FILE")]
+    pub dump_file: Option<PathBuf>,
+
+    /// Most distinct users the request counters track; later users are counted together
+    /// in an overflow bucket until idle users are evicted.
+    #[arg(long, env = "THRONG_CHAT_MAX_TRACKED_USERS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tracked_users: u64,
+
+    /// How long shutdown waits for clients' queues to flush before closing anyway.
+    #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// The defaults, listening on `addr` (for tests and embedding).
+    pub fn with_listen(addr: SocketAddr) -> Self {
+        let mut c = Config::parse_from(["throng-chat"]);
+        c.listen = addr;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_zero() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::parse_from(["throng-chat"]);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!((c.max_frame, c.post_rate, c.post_burst), (65_536, 20, 40));
+        assert_eq!(c.dump_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn zero_limits_are_refused_at_parse_time() {
+        assert!(Config::try_parse_from(["throng-chat", "--post-rate", "0"]).is_err());
+        assert!(Config::try_parse_from(["throng-chat", "--max-connections", "0"]).is_err());
+        assert!(Config::try_parse_from(["throng-chat", "--dump-interval", "0s"]).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! HTTP routes: the WebSocket endpoint, health, readiness, metrics and the JSON APIs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::{App, Refused};
+use crate::conn;
+
+/// Every route.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/ws", get(ws))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/users", get(users))
+        .route("/api/rooms", get(rooms))
+        .with_state(app)
+}
+
+async fn ws(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let slot = match app.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(why) => {
+            app.metrics.connections_refused.inc();
+            let msg = match why {
+                Refused::Draining => "shutting down",
+                Refused::TooManyConnections => "too many connections",
+                Refused::TooManyFromIp => "too many connections from your address",
+            };
+            return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+        }
+    };
+    // The transport refuses frames over twice the limit outright; between the limit and
+    // that, the connection answers `too_large` itself (see conn.rs).
+    let hard_cap = (app.cfg.max_frame as usize).saturating_mul(2);
+    let tasks = app.tasks.clone();
+    upgrade
+        .max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot)))
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else {
+        "ready".into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    app.metrics.outbound_queued.set(app.queued_frames() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Requests per user in the current dump interval (reset at every dump).
+async fn users(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let snap = app.counters.snapshot().sorted();
+    let users: serde_json::Map<String, serde_json::Value> = snap
+        .counts
+        .into_iter()
+        .map(|(user, n)| (user, json!(n)))
+        .collect();
+    Json(json!({
+        "interval_secs": app.cfg.dump_interval.as_secs_f64(),
+        "users": users,
+        "overflow": snap.overflow,
+    }))
+}
+
+async fn rooms(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let rooms: Vec<serde_json::Value> = app
+        .rooms
+        .rooms()
+        .into_iter()
+        .map(|(name, members)| json!({"room": name, "members": members}))
+        .collect();
+    Json(json!({ "rooms": rooms }))
+}

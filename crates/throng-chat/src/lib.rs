@@ -1,0 +1,103 @@
+//! throng-chat: a real-time WebSocket chat server built on throng's patterns.
+//!
+//! - [`rooms`]: membership, sequencing, history and fan-out, behind the [`rooms::Fanout`]
+//!   seam for scale-out.
+//! - [`outbox`]: each connection's bounded queue and the slow-consumer rule (close 4008).
+//! - [`conn`]: one connection's reader and batching writer.
+//! - [`http`]: `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
+//! - [`app`]: shared state, connection limits, shutdown.
+//! - The per-user request counters are throng's [`KeyedCounters`](throng::keyed::KeyedCounters),
+//!   dumped by throng's [`Dumper`](throng::dump::Dumper).
+//!
+//! The protocol is in `PROTOCOL.md`.
+
+pub mod app;
+pub mod config;
+pub mod conn;
+pub mod dumpsink;
+pub mod http;
+pub mod metrics;
+pub mod outbox;
+pub mod protocol;
+pub mod rooms;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use throng::dump::{DumpReport, Dumper, JsonLinesFileSink};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use app::App;
+pub use config::Config;
+
+use dumpsink::ChatSink;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state (metrics, rooms, counters).
+    pub app: Arc<App>,
+    task: JoinHandle<Result<Summary, String>>,
+}
+
+/// What shutdown did.
+#[derive(Debug)]
+pub struct Summary {
+    /// The dumper's report, including the final flush.
+    pub dump: DumpReport<ChatSink>,
+}
+
+impl Server {
+    /// Binds `cfg.listen` and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// The bind error (address in use, permission).
+    pub async fn start(cfg: Config) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let app = App::new(cfg);
+        let dump_token = tokio_util::sync::CancellationToken::new();
+        let sink = ChatSink::new(
+            app.cfg.dump_file.as_ref().map(JsonLinesFileSink::new),
+            app.metrics.clone(),
+        );
+        let dumper = Dumper::new(app.counters.clone(), app.cfg.dump_interval)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
+            .skip_empty(true)
+            .spawn(dump_token.clone(), sink);
+        let router = http::router(app.clone());
+        let a = app.clone();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(a.shutdown.clone().cancelled_owned());
+            let served = serve.await;
+            // Shutdown began: clients were told (begin_shutdown); wait for their
+            // connections to flush and close, within the grace.
+            a.tasks.close();
+            let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
+            dump_token.cancel();
+            let dump = dumper.join().await.map_err(|e| e.to_string())?;
+            served.map_err(|e| e.to_string())?;
+            Ok(Summary { dump })
+        });
+        Ok(Self { addr, app, task })
+    }
+
+    /// Begins a graceful shutdown and waits for it: readiness off, new upgrades refused,
+    /// `bye` and close 1001 to every client after its queue flushes, the final dump.
+    ///
+    /// # Errors
+    ///
+    /// A server or dumper failure, as text.
+    pub async fn shutdown(self) -> Result<Summary, String> {
+        self.app.begin_shutdown();
+        self.task.await.map_err(|e| e.to_string())?
+    }
+}

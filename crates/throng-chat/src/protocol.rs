@@ -1,0 +1,224 @@
+//! The wire protocol: one JSON object per text frame, with a `type` field. See
+//! `PROTOCOL.md` for the reference; this module is its single source of truth in code.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Longest user or room name, in characters.
+pub const MAX_NAME: usize = 32;
+
+/// `true` if `s` is a valid user or room name: 1 to 32 of `A-Z a-z 0-9 _ - .`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_NAME
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// A request from a client.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// First frame: pick a name.
+    Hello { name: String },
+    /// Join a room.
+    Join { room: String },
+    /// Leave a room.
+    Leave { room: String },
+    /// Post to a room; `id` asks for an `ack`.
+    Post {
+        room: String,
+        text: String,
+        #[serde(default)]
+        id: Option<String>,
+    },
+    /// Older messages of a room.
+    History {
+        room: String,
+        #[serde(default)]
+        before: Option<u64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Liveness check.
+    Ping,
+}
+
+/// The `type` values a client may send.
+pub const CLIENT_TYPES: [&str; 6] = ["hello", "join", "leave", "post", "history", "ping"];
+
+/// Error codes, as sent in `error.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    UnknownType,
+    NotInRoom,
+    TooLarge,
+    RateLimited,
+    InvalidName,
+    NameTaken,
+    NotAuthenticated,
+    TooManyRooms,
+}
+
+/// Why a frame could not be understood.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request's `id`, when it had one, for the error's `ref`.
+    pub reference: Option<String>,
+}
+
+/// Parses one text frame. Malformed JSON, a missing or non-string `type`, and missing or
+/// wrongly typed fields are `bad_request`; a `type` nobody knows is `unknown_type`.
+pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError {
+        code: ErrorCode::BadRequest,
+        message: format!("malformed JSON: {e}"),
+        reference: None,
+    })?;
+    let reference = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+    let bad = |code, message: String| ParseError {
+        code,
+        message,
+        reference: reference.clone(),
+    };
+    let Some(obj) = value.as_object() else {
+        return Err(bad(ErrorCode::BadRequest, "expected a JSON object".into()));
+    };
+    let kind = match obj.get("type") {
+        Some(serde_json::Value::String(t)) => t.as_str(),
+        Some(_) => return Err(bad(ErrorCode::BadRequest, "`type` must be a string".into())),
+        None => return Err(bad(ErrorCode::BadRequest, "missing `type`".into())),
+    };
+    if !CLIENT_TYPES.contains(&kind) {
+        return Err(bad(
+            ErrorCode::UnknownType,
+            format!("unknown type `{kind}`"),
+        ));
+    }
+    serde_json::from_value(value.clone()).map_err(|e| bad(ErrorCode::BadRequest, e.to_string()))
+}
+
+/// A message as stored in history and sent to members: `{"type":"message",...}`.
+#[derive(Debug, Serialize)]
+pub struct ChatMessage<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub room: &'a str,
+    pub from: &'a str,
+    pub text: &'a str,
+    pub seq: u64,
+    pub ts: u64,
+}
+
+/// Replies and events from the server.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg<'a> {
+    Welcome {
+        name: &'a str,
+    },
+    Joined {
+        room: &'a str,
+        members: Vec<&'a str>,
+        history: Vec<&'a RawValue>,
+    },
+    Left {
+        room: &'a str,
+    },
+    Presence {
+        room: &'a str,
+        user: &'a str,
+        event: &'static str,
+    },
+    Ack {
+        id: &'a str,
+        seq: u64,
+    },
+    History {
+        room: &'a str,
+        messages: Vec<&'a RawValue>,
+    },
+    Pong,
+    Error {
+        code: ErrorCode,
+        message: &'a str,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    Bye {
+        reason: &'a str,
+    },
+}
+
+impl ServerMsg<'_> {
+    /// The frame's JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+/// An `error` frame's JSON.
+pub fn error_json(code: ErrorCode, message: &str, reference: Option<&str>) -> String {
+    ServerMsg::Error {
+        code,
+        message,
+        reference,
+        retry_after_ms: None,
+    }
+    .to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        assert!(valid_name("alice"));
+        assert!(valid_name("a.b-c_D9"));
+        assert!(valid_name(&"x".repeat(32)));
+        assert!(!valid_name(""));
+        assert!(!valid_name(&"x".repeat(33)));
+        assert!(!valid_name("al ice"));
+        assert!(!valid_name("émile"));
+        assert!(!valid_name("a/b"));
+    }
+
+    #[test]
+    fn parse_sorts_bad_input_into_codes() {
+        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientMsg::Ping));
+        assert_eq!(parse("{nope").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(parse("[1]").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(
+            parse(r#"{"room":"x"}"#).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            parse(r#"{"type":5}"#).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            parse(r#"{"type":"dance"}"#).unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+        let e = parse(r#"{"type":"post","room":"x","text":7,"id":"c1"}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.reference.as_deref()),
+            (ErrorCode::BadRequest, Some("c1"))
+        );
+        assert_eq!(
+            parse(r#"{"type":"post","room":"lobby","text":"hi","id":"c1"}"#),
+            Ok(ClientMsg::Post {
+                room: "lobby".into(),
+                text: "hi".into(),
+                id: Some("c1".into())
+            })
+        );
+    }
+}
