@@ -70,18 +70,24 @@ impl Server {
             .skip_empty(true)
             .spawn(dump_token.clone(), sink);
         let router = http::router(app.clone());
+        // The HTTP listener outlives the drain, so `/readyz` answers 503 (and `/ws` 503)
+        // while clients are being closed; it stops once they are gone.
+        let http_stop = tokio_util::sync::CancellationToken::new();
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+        let http = tokio::spawn(async move { serve.await });
         let a = app.clone();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(a.shutdown.clone().cancelled_owned());
-            let served = serve.await;
-            // Shutdown began: clients were told (begin_shutdown); wait for their
-            // connections to flush and close, within the grace.
+            a.shutdown.cancelled().await;
+            // Clients were told (begin_shutdown); wait for their queues to flush and
+            // their connections to close, within the grace (each writer has its own).
             a.tasks.close();
             let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
+            http_stop.cancel();
+            let served = http.await.map_err(|e| e.to_string())?;
             dump_token.cancel();
             let dump = dumper.join().await.map_err(|e| e.to_string())?;
             served.map_err(|e| e.to_string())?;

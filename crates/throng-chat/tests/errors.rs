@@ -1,0 +1,119 @@
+//! Bad input gets a typed `error` frame and the connection stays usable; abusive input
+//! (too large) is closed with 1009. Every error code is exercised.
+
+mod support;
+
+use serde_json::json;
+use support::{config, start, Client};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn anything_before_hello_is_not_authenticated() {
+    let server = start(config()).await;
+    let mut c = Client::connect(&server).await;
+    c.send(json!({"type": "join", "room": "lobby"})).await;
+    let e = c.recv().await;
+    assert_eq!(
+        (e["type"].as_str(), e["code"].as_str()),
+        (Some("error"), Some("not_authenticated"))
+    );
+    // Still usable: hello works afterwards.
+    c.send(json!({"type": "hello", "name": "late"})).await;
+    assert_eq!(c.recv().await["type"], "welcome");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_and_taken_names_get_an_error_then_a_close() {
+    let server = start(config()).await;
+    let mut bad = Client::connect(&server).await;
+    bad.send(json!({"type": "hello", "name": "no spaces please"}))
+        .await;
+    let (texts, close) = bad.closed().await;
+    assert_eq!(texts[0]["code"], "invalid_name");
+    assert_eq!(close.map(|c| c.0), Some(1008));
+
+    let _alice = Client::login(&server, "alice").await;
+    let mut dup = Client::connect(&server).await;
+    dup.send(json!({"type": "hello", "name": "alice"})).await;
+    let (texts, close) = dup.closed().await;
+    assert_eq!(texts[0]["code"], "name_taken");
+    assert_eq!(close.map(|c| c.0), Some(1008));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_mistyped_frames_are_errors_and_the_connection_survives() {
+    let server = start(config()).await;
+    let mut c = Client::login(&server, "alice").await;
+    let cases = [
+        ("{not json", "bad_request"),
+        (r#"{"room":"lobby"}"#, "bad_request"),
+        (r#"{"type":"dance"}"#, "unknown_type"),
+        (r#"{"type":"join"}"#, "bad_request"),
+        (r#"{"type":"join","room":42}"#, "bad_request"),
+        (
+            r#"{"type":"post","room":"lobby","text":"hi","id":"c9"}"#,
+            "not_in_room",
+        ),
+        (r#"{"type":"leave","room":"lobby"}"#, "not_in_room"),
+        (r#"{"type":"join","room":"bad room"}"#, "invalid_name"),
+        (r#"{"type":"hello","name":"again"}"#, "bad_request"),
+    ];
+    for (frame, code) in cases {
+        c.send_raw(Message::Text(frame.into())).await;
+        let e = c.recv().await;
+        assert_eq!(e["type"], "error", "{frame}");
+        assert_eq!(e["code"], code, "{frame}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // The not_in_room post carried an id: the error refers to it.
+    c.send_raw(Message::Text(
+        r#"{"type":"post","room":"x","text":"hi","id":"c7"}"#.into(),
+    ))
+    .await;
+    assert_eq!(c.recv().await["ref"], "c7");
+    c.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    assert_eq!(c.recv().await["code"], "bad_request");
+    // Still usable.
+    c.send(json!({"type": "ping"})).await;
+    assert_eq!(c.recv().await, json!({"type": "pong"}));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frame_over_the_limit_gets_too_large_and_close_1009() {
+    let mut cfg = config();
+    cfg.max_frame = 1024;
+    let server = start(cfg).await;
+    let mut c = Client::login(&server, "alice").await;
+    let text = "x".repeat(1500);
+    c.send(json!({"type": "post", "room": "lobby", "text": text}))
+        .await;
+    let (texts, close) = c.closed().await;
+    assert_eq!(texts.last().unwrap()["code"], "too_large");
+    assert_eq!(close.map(|c| c.0), Some(1009));
+
+    // Far over the limit (past the transport's hard cap): still a 1009 close, no panic.
+    let mut c = Client::login(&server, "bob").await;
+    let huge = "y".repeat(10_000);
+    let _ = futures::SinkExt::send(&mut c.ws, Message::Text(huge.into())).await;
+    let (_, close) = c.closed().await;
+    assert!(close.is_none() || close.map(|c| c.0) == Some(1009));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn joining_too_many_rooms_is_refused() {
+    let mut cfg = config();
+    cfg.max_rooms_per_user = 2;
+    let server = start(cfg).await;
+    let mut c = Client::login(&server, "alice").await;
+    c.join("r1").await;
+    c.join("r2").await;
+    c.send(json!({"type": "join", "room": "r3"})).await;
+    assert_eq!(c.recv().await["code"], "bad_request");
+    // Re-joining a room it is in is fine.
+    assert_eq!(c.join("r1").await["room"], "r1");
+    server.shutdown().await.unwrap();
+}
