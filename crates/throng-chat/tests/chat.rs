@@ -172,3 +172,30 @@ async fn a_disconnect_leaves_every_room_and_frees_the_name() {
     let _alice_again = Client::login(&server, "alice").await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn history_keeps_only_the_configured_number_of_messages() {
+    let mut cfg = config();
+    cfg.history = 3;
+    let server = start(cfg).await;
+    let mut alice = Client::login(&server, "alice").await;
+    alice.join("lobby").await;
+    for i in 1..=5 {
+        alice
+            .send(json!({"type": "post", "room": "lobby", "text": format!("m{i}")}))
+            .await;
+        alice.recv_type("message").await;
+    }
+    alice
+        .send(json!({"type": "history", "room": "lobby"}))
+        .await;
+    let h = alice.recv_type("history").await;
+    let seqs: Vec<u64> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    server.shutdown().await.unwrap();
+}
