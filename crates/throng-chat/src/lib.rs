@@ -6,8 +6,8 @@
 //! - [`conn`]: one connection's reader and batching writer.
 //! - [`http`]: `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
 //! - [`app`]: shared state, connection limits, shutdown.
-//! - The per-user request counters are throng's [`KeyedCounters`](throng::keyed::KeyedCounters),
-//!   dumped by throng's [`Dumper`](throng::dump::Dumper).
+//! - The per-user request counters are throng's [`throng::keyed::KeyedCounters`],
+//!   dumped by throng's [`throng::dump::Dumper`].
 //!
 //! The protocol is in `PROTOCOL.md`.
 
