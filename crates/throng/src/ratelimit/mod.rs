@@ -1,1 +1,15 @@
 //! Rate limiting with GCRA: direct and keyed, with bounded key memory.
+
+mod direct;
+mod error;
+mod gcra;
+mod keyed;
+mod quota;
+mod wait;
+
+pub use direct::RateLimiter;
+pub use error::{
+    CheckNError, InsufficientCapacity, InvalidQuota, KeyedCheckError, NotUntil, UntilReadyError,
+};
+pub use keyed::KeyedRateLimiter;
+pub use quota::{Quota, QuotaBuilder};
