@@ -196,7 +196,10 @@ impl fmt::Display for KeyedCheckError {
         match self {
             Self::NotUntil(e) => e.fmt(f),
             Self::TooManyKeys { max_keys } => {
-                write!(f, "rate limiter tracks {max_keys} active keys, new key refused")
+                write!(
+                    f,
+                    "rate limiter tracks {max_keys} active keys, new key refused"
+                )
             }
             Self::InsufficientCapacity(e) => e.fmt(f),
         }

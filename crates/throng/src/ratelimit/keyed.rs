@@ -34,6 +34,8 @@ struct Entry<K> {
 struct Shard<K> {
     table: HashTable<Entry<K>>,
     inserts_since_prune: usize,
+    /// Keys left by the last prune: the next automatic prune waits for as many inserts.
+    len_after_prune: usize,
 }
 
 /// A GCRA rate limiter with one state per key, for per-user or per-IP limits.
@@ -121,6 +123,7 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
                     CachePadded::new(RwLock::new(Shard {
                         table: HashTable::new(),
                         inserts_since_prune: 0,
+                        len_after_prune: 0,
                     }))
                 })
                 .collect(),
@@ -180,10 +183,9 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
     {
         let burst = self.quota.burst_size();
         if n > burst {
-            return Err(KeyedCheckError::InsufficientCapacity(InsufficientCapacity {
-                n,
-                burst,
-            }));
+            return Err(KeyedCheckError::InsufficientCapacity(
+                InsufficientCapacity { n, burst },
+            ));
         }
         if n == 0 {
             return Ok(());
@@ -262,7 +264,7 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
                 |e| e.hash,
             );
             s.inserts_since_prune += 1;
-            if s.inserts_since_prune >= s.table.len().max(MIN_INSERTS_BEFORE_PRUNE) {
+            if s.inserts_since_prune >= s.len_after_prune.max(MIN_INSERTS_BEFORE_PRUNE) {
                 self.prune_shard(&mut s, now);
             }
             return Ok(());
@@ -294,6 +296,7 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
         s.table.retain(|e| e.tat.load(Ordering::Acquire) > now);
         let removed = before - s.table.len();
         s.inserts_since_prune = 0;
+        s.len_after_prune = s.table.len();
         if removed > 0 {
             self.len.fetch_sub(removed, Ordering::AcqRel);
             // Give memory back after a burst of keys, keeping room to grow.
