@@ -1,11 +1,6 @@
 //! Loom models of the rate limiter's CAS core and the keyed limiter's key cap.
 //!
 //! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test --release -p throng --target-dir target/loom --test loom_ratelimit`
-//!
-//! The keyed models use one shard: with two, loom 0.7's `RwLock` model panics with
-//! "expected to be able to acquire read lock" on a path where a thread releases a shard's
-//! write lock and takes it again (the full prune, then the retry); loom's `RwLock` has open
-//! modelling bugs (tokio-rs/loom#423). A std `RwLock` has no such state.
 #![cfg(loom)]
 
 use std::num::NonZeroUsize;
@@ -57,7 +52,7 @@ fn racing_new_keys_respect_the_cap_and_one_key_its_burst() {
             quota(1),
             NonZeroUsize::new(1).unwrap(),
             ManualClock::new(),
-            1,
+            2,
         ));
         let l2 = Arc::clone(&l);
         let t = loom::thread::spawn(move || l2.check(&1));

@@ -25,6 +25,13 @@ const MIN_INSERTS_BEFORE_PRUNE: usize = 16;
 /// A full prune on a new key at the cap runs at most once per this (or the interval).
 const MIN_FULL_PRUNE_GAP_NANOS: u64 = 1_000_000;
 
+/// Random per limiter (HashDoS resistance), except under loom, whose models must replay
+/// the same shard choice in every execution.
+#[cfg(not(loom))]
+type Hasher = foldhash::fast::RandomState;
+#[cfg(loom)]
+type Hasher = foldhash::fast::FixedState;
+
 struct Entry<K> {
     key: K,
     hash: u64,
@@ -83,7 +90,7 @@ struct Shard<K> {
 pub struct KeyedRateLimiter<K, C: Clock = MonotonicClock> {
     shards: Box<[CachePadded<RwLock<Shard<K>>>]>,
     mask: usize,
-    hasher: foldhash::fast::RandomState,
+    hasher: Hasher,
     len: CachePadded<AtomicUsize>,
     max_keys: usize,
     refused: AtomicU64,
@@ -128,7 +135,7 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
                 })
                 .collect(),
             mask: n - 1,
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: Hasher::default(),
             len: CachePadded::new(AtomicUsize::new(0)),
             max_keys: max_keys.get(),
             refused: AtomicU64::new(0),
