@@ -7,6 +7,7 @@ pub mod counter;
 pub mod keeper;
 pub mod keyed;
 pub mod pool;
+pub mod ratelimit;
 
 /// Every case, in the order the scoreboard runs them.
 pub fn all() -> Vec<Case> {
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(keeper::cases());
     cases.extend(broadcast::cases());
     cases.extend(pool::cases());
+    cases.extend(ratelimit::cases());
     cases
 }

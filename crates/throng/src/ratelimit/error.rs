@@ -222,3 +222,24 @@ impl From<CheckNError> for KeyedCheckError {
         }
     }
 }
+
+/// Why a [`CoarseClock`](super::CoarseClock) could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidResolution {
+    /// A zero resolution (the refresher would spin).
+    Zero,
+    /// The operating system refused to spawn the refresher thread.
+    Spawn,
+}
+
+impl fmt::Display for InvalidResolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Zero => f.write_str("coarse clock resolution must be non-zero"),
+            Self::Spawn => f.write_str("cannot spawn the coarse clock thread"),
+        }
+    }
+}
+
+impl Error for InvalidResolution {}
