@@ -21,6 +21,9 @@
 //! - Use [`Pool`](pool::Pool) for a bounded worker pool: jobs from anywhere, at most N at
 //!   a time, a queue that says "full" (and hands the job back), a handle per job, and a
 //!   shutdown that accounts for every job.
+//! - Use [`KeyedRateLimiter`](ratelimit::KeyedRateLimiter) to cap how often each user or IP
+//!   may do something (GCRA, one atomic per key, a key cap with idle keys pruned), and
+//!   [`RateLimiter`](ratelimit::RateLimiter) for one shared rate; both say when to retry.
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
