@@ -163,7 +163,10 @@ impl<C: Clock> RateLimiter<C> {
         max_wait: Option<Duration>,
         cancel: Option<&CancellationToken>,
     ) -> Result<(), UntilReadyError> {
-        wait_until(&self.clock, max_wait, cancel, || self.check_n(n)).await
+        wait_until(&self.clock, max_wait, cancel, || {
+            self.check_n(n).map_err(Into::into)
+        })
+        .await
     }
 
     /// How many cells would pass right now (`0..=burst`). A snapshot: others may spend them.

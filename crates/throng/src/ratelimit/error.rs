@@ -151,6 +151,13 @@ pub enum UntilReadyError {
     },
     /// The cancellation token fired first.
     Cancelled,
+    /// Keyed waits only: the key is new and the limiter is full of active keys
+    /// ([`KeyedCheckError::TooManyKeys`]). Returned at once: when a slot frees up is not
+    /// known, so there is nothing to sleep for.
+    TooManyKeys {
+        /// The configured cap.
+        max_keys: usize,
+    },
 }
 
 impl fmt::Display for UntilReadyError {
@@ -162,6 +169,12 @@ impl fmt::Display for UntilReadyError {
                 "rate limited for {wait:?}, longer than the {left:?} left before the deadline"
             ),
             Self::Cancelled => f.write_str("wait cancelled"),
+            Self::TooManyKeys { max_keys } => {
+                write!(
+                    f,
+                    "rate limiter tracks {max_keys} active keys, new key refused"
+                )
+            }
         }
     }
 }

@@ -6,12 +6,16 @@ use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroUsize;
 use std::sync::PoisonError;
 
+use std::time::Duration;
+
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
+use tokio_util::sync::CancellationToken;
 
-use super::error::{CheckNError, InsufficientCapacity, KeyedCheckError, NotUntil};
+use super::error::{CheckNError, InsufficientCapacity, KeyedCheckError, NotUntil, UntilReadyError};
 use super::gcra;
 use super::quota::Quota;
+use super::wait::wait_until;
 use crate::clock::{Clock, MonotonicClock};
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RwLock;
@@ -207,6 +211,34 @@ impl<K: Hash + Eq, C: Clock> KeyedRateLimiter<K, C> {
             }
         }
         self.insert(shard, hash, key, n)
+    }
+
+    /// Waits until `n` cells for `key` pass, then consumes them; with `max_wait`, fails
+    /// fast (without sleeping) if they would pass only later than that; with `cancel`,
+    /// stops when it fires. As [`RateLimiter::until_ready_or_cancelled`](super::RateLimiter::until_ready_or_cancelled),
+    /// re-checking after each sleep, with no queue among waiters.
+    ///
+    /// # Errors
+    ///
+    /// [`UntilReadyError::InsufficientCapacity`] and [`UntilReadyError::TooManyKeys`] at
+    /// once; [`UntilReadyError::WouldPassDeadline`] at once or at a re-check;
+    /// [`UntilReadyError::Cancelled`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future consumes nothing.
+    pub async fn until_key_ready<Q>(
+        &self,
+        key: &Q,
+        n: u32,
+        max_wait: Option<Duration>,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), UntilReadyError>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        wait_until(&self.clock, max_wait, cancel, || self.check_n(key, n)).await
     }
 
     /// The slow path: `key` was not found under the read lock.

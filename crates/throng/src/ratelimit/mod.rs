@@ -7,7 +7,8 @@
 //! - [`check`](RateLimiter::check) answers at once: `Ok(())`, or [`NotUntil`] saying when
 //!   to retry. [`check_n`](RateLimiter::check_n) takes `n` cells all or nothing and tells
 //!   "never" ([`InsufficientCapacity`]: `n` exceeds the burst) from "later".
-//! - [`until_ready`](RateLimiter::until_ready) and friends wait asynchronously; they are
+//! - [`until_ready`](RateLimiter::until_ready) and friends (keyed:
+//!   [`until_key_ready`](KeyedRateLimiter::until_key_ready)) wait asynchronously; they are
 //!   cancel safe, can take a [`CancellationToken`](tokio_util::sync::CancellationToken), and
 //!   with a maximum wait they fail fast: if the cells would pass only after the deadline
 //!   they return [`UntilReadyError::WouldPassDeadline`] at once instead of sleeping first.

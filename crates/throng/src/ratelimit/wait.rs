@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::{CheckNError, UntilReadyError};
+use super::error::{KeyedCheckError, UntilReadyError};
 use crate::clock::{nanos, Clock};
 
 /// Retries `attempt` until it passes, sleeping (on tokio's timer) for the wait each refusal
@@ -15,7 +15,7 @@ pub(crate) async fn wait_until<C: Clock>(
     clock: &C,
     max_wait: Option<Duration>,
     cancel: Option<&CancellationToken>,
-    mut attempt: impl FnMut() -> Result<(), CheckNError>,
+    mut attempt: impl FnMut() -> Result<(), KeyedCheckError>,
 ) -> Result<(), UntilReadyError> {
     let deadline = max_wait.map(|w| clock.now_nanos().saturating_add(nanos(w)));
     loop {
@@ -24,8 +24,11 @@ pub(crate) async fn wait_until<C: Clock>(
         }
         let not_until = match attempt() {
             Ok(()) => return Ok(()),
-            Err(CheckNError::InsufficientCapacity(e)) => return Err(e.into()),
-            Err(CheckNError::NotUntil(e)) => e,
+            Err(KeyedCheckError::InsufficientCapacity(e)) => return Err(e.into()),
+            Err(KeyedCheckError::TooManyKeys { max_keys }) => {
+                return Err(UntilReadyError::TooManyKeys { max_keys })
+            }
+            Err(KeyedCheckError::NotUntil(e)) => e,
         };
         if let Some(deadline) = deadline {
             if not_until.earliest > deadline {
