@@ -67,7 +67,7 @@ fn integer_and_ip_keys_work() {
 }
 
 #[test]
-fn a_new_key_at_the_cap_is_refused_while_every_key_is_active() {
+fn s8_1_a_new_key_at_the_cap_is_refused_while_every_key_is_active() {
     let (l, _clock) = keyed(1, 1, 3);
     for k in ["a", "b", "c"] {
         l.check(k).unwrap();
@@ -142,7 +142,7 @@ fn a_pruned_key_behaves_exactly_like_the_key_it_replaced() {
 }
 
 #[test]
-fn unique_keys_over_time_keep_memory_bounded_without_any_manual_prune() {
+fn s8_1_unique_keys_over_time_keep_memory_bounded_without_any_manual_prune() {
     let (l, clock) = keyed(100, 1, 1_000_000);
     // 200 000 distinct users, each posting once, 1 ms apart in groups of 100.
     for i in 0..200_000u32 {
@@ -189,7 +189,7 @@ fn remove_forgets_a_key() {
 }
 
 #[test]
-fn concurrent_new_keys_never_exceed_the_cap() {
+fn s8_1_concurrent_new_keys_never_exceed_the_cap() {
     let (l, _clock) = keyed(1, 1, 500);
     std::thread::scope(|s| {
         for t in 0..4 {
