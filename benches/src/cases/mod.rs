@@ -8,6 +8,7 @@ pub mod counter;
 pub mod keeper;
 pub mod keyed;
 pub mod pool;
+pub mod ratelimit;
 
 /// Every case, in the order the scoreboard runs them.
 pub fn all() -> Vec<Case> {
@@ -18,5 +19,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(broadcast::cases());
     cases.extend(pool::cases());
     cases.extend(batch::cases());
+    cases.extend(ratelimit::cases());
     cases
 }

@@ -27,6 +27,9 @@
 //! - Use a [`Pipeline`](pipeline::Pipeline) when work flows through steps of different
 //!   cost: each stage gets its own workers, bounded queues carry backpressure to the
 //!   producer, one error stops every stage, and per-stage metrics show the bottleneck.
+//! - Use [`KeyedRateLimiter`](ratelimit::KeyedRateLimiter) to cap how often each user or IP
+//!   may do something (GCRA, one atomic per key, a key cap with idle keys pruned), and
+//!   [`RateLimiter`](ratelimit::RateLimiter) for one shared rate; both say when to retry.
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
