@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use throng::keyed::KeyedCounters;
+use throng::ratelimit::{KeyedRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,6 +30,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Requests (frames) per user in the current dump interval.
     pub counters: Arc<KeyedCounters<String>>,
+    /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
+    pub post_limit: KeyedRateLimiter<String>,
     names: Mutex<HashMap<String, u64>>,
     conns: Mutex<HashMap<u64, Outbox>>,
     per_ip: Mutex<HashMap<IpAddr, u64>>,
@@ -77,7 +80,22 @@ impl Drop for Slot {
 }
 
 impl App {
+    /// Shared state for `cfg`. The flags were range-checked by clap, so the quota is valid;
+    /// an embedder passing nonsense gets the smallest valid quota instead of a panic.
     pub fn new(cfg: Config) -> Arc<Self> {
+        let quota = Quota::per_second(cfg.post_rate.max(1))
+            .burst(cfg.post_burst.max(1))
+            .build()
+            .unwrap_or_else(|_| {
+                Quota::per_second(1)
+                    .burst(1)
+                    .build()
+                    .expect("one per second is a valid quota")
+            });
+        let post_limit = KeyedRateLimiter::new(
+            quota,
+            NonZeroUsize::new(cfg.max_tracked_users as usize).unwrap_or(NonZeroUsize::MIN),
+        );
         let metrics = Arc::new(Metrics::default());
         let rooms = Arc::new(LocalRooms::new(
             cfg.history as usize,
@@ -97,6 +115,7 @@ impl App {
             rooms,
             metrics,
             counters,
+            post_limit,
             names: Mutex::default(),
             conns: Mutex::default(),
             per_ip: Mutex::default(),

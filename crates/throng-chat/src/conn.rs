@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::{SplitSink, StreamExt};
 use futures::SinkExt;
+use throng::ratelimit::KeyedCheckError;
 use tokio::sync::mpsc;
 
 use crate::app::{App, Slot, CLOSE_SHUTDOWN};
@@ -246,6 +247,25 @@ fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
                     ErrorCode::NotInRoom,
                     "join the room before posting",
                     id.as_deref(),
+                );
+                return;
+            }
+            if let Err(e) = app.post_limit.check(&*name) {
+                let retry_after = match e {
+                    KeyedCheckError::NotUntil(n) => n.wait_time(),
+                    // The limiter tracks its maximum of active users; keys leave once idle.
+                    _ => Duration::from_secs(1),
+                };
+                app.metrics.rate_limited.inc();
+                app.metrics.errors.inc();
+                out.push_text(
+                    ServerMsg::Error {
+                        code: ErrorCode::RateLimited,
+                        message: "posting too fast; the post was not delivered",
+                        reference: id.as_deref(),
+                        retry_after_ms: Some(retry_after.as_millis().max(1) as u64),
+                    }
+                    .to_json(),
                 );
                 return;
             }

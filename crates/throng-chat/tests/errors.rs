@@ -117,3 +117,52 @@ async fn joining_too_many_rooms_is_refused() {
     assert_eq!(c.join("r1").await["room"], "r1");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn posts_over_the_rate_are_refused_with_retry_after_and_not_delivered() {
+    let mut cfg = config();
+    cfg.post_rate = 2;
+    cfg.post_burst = 3;
+    let server = start(cfg).await;
+    let mut alice = Client::login(&server, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = Client::login(&server, "bob").await;
+    bob.join("lobby").await;
+    alice.recv_type("presence").await;
+    for i in 0..5 {
+        alice.send(json!({"type": "post", "room": "lobby", "text": format!("m{i}"), "id": format!("c{i}")})).await;
+    }
+    let mut delivered = 0;
+    let mut limited = Vec::new();
+    while delivered + limited.len() < 5 {
+        let v = alice.recv().await;
+        match v["type"].as_str() {
+            Some("message") => delivered += 1,
+            Some("error") => {
+                assert_eq!(v["code"], "rate_limited");
+                let wait = v["retry_after_ms"].as_u64().unwrap();
+                assert!(wait > 0 && wait <= 500, "one post every 500 ms: {wait}");
+                limited.push(v["ref"].as_str().unwrap().to_owned());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(delivered, 3, "the burst");
+    assert_eq!(limited, ["c3", "c4"]);
+    // Bob saw exactly the three delivered posts, then Alice's ping-pong proves the order.
+    for i in 0..3 {
+        assert_eq!(bob.recv_type("message").await["text"], format!("m{i}"));
+    }
+    bob.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "pong"}),
+        "no fourth message was delivered"
+    );
+    assert!(server
+        .app
+        .metrics
+        .render()
+        .contains("throng_chat_rate_limited_posts_total 2"));
+    server.shutdown().await.unwrap();
+}
