@@ -20,6 +20,8 @@ pub struct Metrics {
     pub bytes_in: Counter,
     /// Frames queued to clients.
     pub frames_out: Counter,
+    /// Bytes queued to clients.
+    pub bytes_out: Counter,
     /// Chat messages accepted (posts sequenced into a room).
     pub messages: Counter,
     /// Connections closed for not reading fast enough (4008).

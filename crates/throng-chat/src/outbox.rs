@@ -57,9 +57,11 @@ impl Outbox {
     /// Queues `frame` without waiting. If the queue is full the connection is marked slow
     /// and closed with [`CLOSE_SLOW`]; the frame is not queued. Returns whether it was.
     pub fn push(&self, frame: Utf8Bytes) -> bool {
+        let len = frame.len() as u64;
         match self.inner.tx.try_send(frame) {
             Ok(()) => {
                 self.inner.metrics.frames_out.inc();
+                self.inner.metrics.bytes_out.inc_by(len);
                 true
             }
             Err(mpsc::error::TrySendError::Full(_)) => {

@@ -201,3 +201,45 @@ async fn history_keeps_only_the_configured_number_of_messages() {
     assert_eq!(seqs, [3, 4, 5]);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_post_reaches_exactly_the_members_present_when_it_is_sequenced() {
+    let server = start(config()).await;
+    let mut alice = Client::login(&server, "alice").await;
+    alice.join("lobby").await;
+    alice
+        .send(json!({"type": "post", "room": "lobby", "text": "before bob"}))
+        .await;
+    alice.recv_type("message").await;
+    let mut bob = Client::login(&server, "bob").await;
+    let joined = bob.join("lobby").await;
+    // Bob sees the earlier post only as history, never as a live message.
+    assert_eq!(joined["history"][0]["text"], "before bob");
+    alice
+        .send(json!({"type": "post", "room": "lobby", "text": "after bob"}))
+        .await;
+    let live = bob.recv_type("message").await;
+    assert_eq!(
+        (live["text"].as_str(), live["seq"].as_u64()),
+        (Some("after bob"), Some(2))
+    );
+    bob.send(json!({"type": "leave", "room": "lobby"})).await;
+    bob.recv_type("left").await;
+    alice
+        .send(json!({"type": "post", "room": "lobby", "text": "bob is gone"}))
+        .await;
+    alice.recv_type("message").await;
+    bob.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        bob.recv().await,
+        json!({"type": "pong"}),
+        "nothing after leaving"
+    );
+    let metrics = server.app.metrics.render();
+    assert!(
+        metrics.contains("throng_chat_messages_total 3"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("throng_chat_bytes_out_total"));
+    server.shutdown().await.unwrap();
+}
