@@ -67,6 +67,11 @@ impl Metrics {
             self.frames_out.clone(),
         );
         registry.register(
+            "bytes_out",
+            "Bytes queued to clients",
+            self.bytes_out.clone(),
+        );
+        registry.register(
             "messages",
             "Chat messages sequenced into rooms",
             self.messages.clone(),
