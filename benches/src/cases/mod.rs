@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod keeper;
 pub mod keyed;
+pub mod parallel;
 
 /// Every case, in the order the scoreboard runs them.
 pub fn all() -> Vec<Case> {
@@ -14,5 +15,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(keyed::cases());
     cases.extend(keeper::cases());
     cases.extend(broadcast::cases());
+    cases.extend(parallel::cases());
     cases
 }
