@@ -357,3 +357,60 @@ async fn the_call_is_send_and_can_run_in_a_spawned_task() {
     });
     assert_eq!(handle.await.unwrap(), Ok(vec![1, 1]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_no_item_outlives_a_failed_call() {
+    let tally = Tally::default();
+    for round in 0..200u32 {
+        let t = tally.clone();
+        let bad = round % 50;
+        let res = ParMap::new(1 + (round as usize % 16))
+            .unwrap()
+            .try_map(0..64u32, move |i| {
+                let t = t.clone();
+                async move {
+                    let _live = t.enter();
+                    tokio::task::yield_now().await;
+                    if i == bad {
+                        return Err(i);
+                    }
+                    tokio::task::yield_now().await;
+                    Ok(i)
+                }
+            })
+            .await;
+        assert_eq!(
+            res,
+            Err(ItemError::Failed {
+                index: bad as usize,
+                error: bad
+            })
+        );
+        assert_eq!(tally.live(), 0, "round {round}: an item outlived the call");
+    }
+}
+
+#[tokio::test]
+async fn a_worker_whose_items_never_await_still_lets_other_tasks_run() {
+    // One thread, one worker, items that never `.await`. Item 0 spawns a task; it must run
+    // long before the last item, because each item consumes coop budget.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let seen_at = Arc::new(AtomicUsize::new(usize::MAX));
+    let (r, s) = (ran.clone(), seen_at.clone());
+    let out = ParMap::new(1)
+        .unwrap()
+        .try_map(0..2_000usize, move |i| {
+            if i == 0 {
+                let r = r.clone();
+                tokio::spawn(async move { r.store(1, Ordering::SeqCst) });
+            }
+            if r.load(Ordering::SeqCst) == 1 {
+                s.fetch_min(i, Ordering::SeqCst);
+            }
+            async move { Ok::<_, Infallible>(i) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 2_000);
+    assert!(seen_at.load(Ordering::SeqCst) < 1_000);
+}
