@@ -70,13 +70,13 @@ impl ParMap {
     /// Runs `f` over `items` and returns every value in input order, or the first error
     /// (errgroup semantics).
     ///
-    /// At most `limit` items run at once, each inside one of up to `limit` worker tasks
-    /// spawned on the current runtime. When an item fails or panics, no further item is
+    /// At most `limit` items run at once, spread over a few worker tasks (two per runtime
+    /// thread) spawned on the current runtime. When an item fails or panics, no further item is
     /// started, the items still running are aborted (dropped at their next `.await`) and
     /// joined, and the error is returned with the item's index. "First" means first in
     /// time; if several items fail at once, one of them.
     ///
-    /// The iterator is pulled lazily, one item per free worker, under a lock: keep its
+    /// The iterator is pulled lazily, one item per free slot, under a lock: keep its
     /// `next` cheap and put the work into `f`.
     ///
     /// # Errors

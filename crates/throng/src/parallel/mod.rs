@@ -12,14 +12,16 @@
 //!
 //! # How it works
 //!
-//! A [`ParMap`] call runs `min(limit, items)` long-lived worker tasks. Each worker pulls
-//! the next item and its index from the shared iterator (under a mutex), runs it to
-//! completion, and keeps `(index, value)` in a local vector, which it hands over when the
-//! input runs out; the call sleeps until the last worker has ended (one wake-up), then
-//! scatters the values back into input order. So at most `limit` items are in flight,
-//! they run on every worker thread of the runtime (each worker is its own task, so the
-//! scheduler spreads them), and the per-item cost is a lock and a push, not a spawn. The
-//! iterator is pulled lazily: a million-item input never exists as a million futures.
+//! A [`ParMap`] call spawns a few long-lived worker tasks (two per runtime thread, fewer
+//! if `limit` is smaller) and deals the `limit` item slots out among them. A worker fills
+//! each free slot with the next item and its index, pulled from the shared iterator under
+//! a mutex, and polls an item only when that item's own waker fires (a small
+//! `FuturesUnordered` with fixed, reused slots). It keeps `(index, value)` in a local
+//! vector, which it hands over when the input runs out; the call sleeps until the last
+//! worker has ended (one wake-up), then scatters the values back into input order. So at
+//! most `limit` items are in flight, they run on every thread of the runtime, and the
+//! per-item cost is a lock, a poll and a push: no spawn, no allocation. The iterator is
+//! pulled lazily: a million-item input never exists as a million futures.
 //!
 //! In fail-fast mode ([`try_map`](ParMap::try_map)) the first failing item records its
 //! error, raises a stop flag (no worker starts another item), cancels the call's
@@ -35,21 +37,19 @@
 //!
 //! Decisions:
 //!
-//! - *Worker tasks, not a spawn per item, and not one task polling N futures.* One task
-//!   (`buffered`) runs on one thread; a spawn per item (`JoinSet` + `Semaphore`) costs an
-//!   allocation and a scheduler round trip per item. `limit` long-lived workers get every
-//!   core and amortise the spawns (see Cost).
-//! - *The workers are spawned by a spawner task, not by the caller.* Spawning from outside
-//!   the runtime (a `block_on` body, as in `#[tokio::main]`) goes through the shared inject
-//!   queue and wakes a thread each time; a spawner task puts them on its thread's local
-//!   queue, from which the other threads steal. The spawner runs no item itself: a worker
-//!   run inline could keep the others behind it in tokio's LIFO slot, which no other thread
-//!   can steal, while its item blocks the thread.
+//! - *A few worker tasks with slots: not a spawn per item, not a task per slot, and not
+//!   one task polling N futures.* One task (`buffered`) runs on one thread; a spawn per
+//!   item (`JoinSet` + `Semaphore`) costs an allocation and a scheduler round trip per
+//!   item. A first version ran `limit` single-item worker tasks: spawning 256 of them cost
+//!   about 0.3 ms per call, which made I/O batches of 1 024 items 5 % slower than
+//!   `buffered`. Two workers per thread keep every core busy (work is pulled, so a slow
+//!   worker just takes fewer items) and the spawn cost constant.
 //! - *No `JoinSet` for the workers.* The call keeps their abort handles in a small
 //!   registry and each worker releases its own when it ends, so the task is freed on the
-//!   worker's thread; joining 256 workers one by one through a `JoinSet` (a wake-up each)
-//!   and dropping the set cost about 0.3 ms per call in the I/O case. The registry's
-//!   spawn / end / abort races are model-checked with loom (`tests/loom_parallel.rs`).
+//!   worker's thread and the call waits for one wake-up instead of joining each worker.
+//!   The registry's spawn / end / abort races are model-checked with loom
+//!   (`tests/loom_parallel.rs`). A worker is counted out only after its items are
+//!   dropped, which the fail-fast stress test checks.
 //! - *Results are returned as a `Vec`, not streamed.* The workers buffer their results
 //!   locally, so no reorder buffer or channel sits on the hot path. A streaming variant
 //!   with a bounded reorder window is not provided (yet).
@@ -65,11 +65,10 @@
 //!   cooperative: `wait` waits for its tasks, as in Go.
 //! - *A limit of 0 is a [`ConfigError`]*, checked when the `ParMap` or `Group` is built;
 //!   [`ParMap::with_limit`] takes a `NonZeroUsize` to rule it out by type.
-//! - *Each item consumes a unit of tokio's coop budget*, so a worker whose items never
-//!   `.await` (CPU-bound items) still yields its thread every 128 items or so instead of
-//!   holding it until the input runs out. CPU-bound items still occupy the runtime's
-//!   threads meanwhile: prefer rayon (or `spawn_blocking`) if the runtime must stay
-//!   responsive.
+//! - *A worker yields its thread after 128 polls*, as tokio's coop budget does for its
+//!   own resources, so items that never `.await` (CPU-bound items) cannot hold the thread
+//!   until the input runs out. CPU-bound items still occupy the runtime's threads: prefer
+//!   rayon (or `spawn_blocking`) if the runtime must stay responsive meanwhile.
 //!
 //! # When to use
 //!
@@ -114,7 +113,8 @@
 //!   per-item [`ItemError`] with the index; fail-fast and collect-all modes; panics
 //!   caught and returned.
 //! - **S14-3** (`ProcessWithChannels` spawned one goroutine per item): at most `limit`
-//!   worker tasks exist, whatever the input size (a test counts the runtime's live tasks).
+//!   items are in flight and at most `min(limit, 2 × threads)` worker tasks exist,
+//!   whatever the input size (a test counts in-flight items and the runtime's live tasks).
 //! - **S14-4** (pass loop variables to goroutines) is n/a: Go 1.22 fixed it, and in Rust
 //!   `move` closures own what they capture.
 //!
@@ -126,16 +126,22 @@
 //!
 //! | Case | `ParMap` | `buffered` | `JoinSet` + `Semaphore` |
 //! |---|---|---|---|
-//! | `parallel.io`: 16 384 items awaiting a 1 ms timer, 256 in flight | 117 k | 117 k (1.01×) | 104 k (1.13×) |
-//! | `parallel.cpu`: 400 items burning 20 µs of CPU, 8 in flight | 98 k | 54 k (1.84×) | 65 k (1.52×) |
+//! | `parallel.io`: 16 384 items awaiting a 1 ms timer, 256 in flight | 117 k | 114 k (1.03×) | 106 k (1.10×) |
+//! | `parallel.cpu`: 400 items burning 20 µs of CPU, 8 in flight | 94 k | 49 k (1.94×) | 64 k (1.48×) |
 //!
 //! I/O-like items are bound by the timer (a 1 ms sleep waits for the next 1 ms tick, so a
 //! wave of 256 items takes a bit over 2 ms): every tool is close to that ceiling, and
-//! `ParMap` gains a little by handling each wave's wake-ups on both threads. A call has a
-//! fixed cost, mostly spawning the workers: about 0.3 ms for 256 workers, which is why
-//! with 4 096-item batches (16 waves) the ratio to `buffered` was 0.99–1.01 over several
-//! runs. CPU items show the point: `buffered` runs them on one core, `ParMap` on both; a
-//! spawn per item gets both cores too but pays for a task per item.
+//! `ParMap` gains a little by handling each wave's wake-ups on two threads. CPU items show
+//! the point: `buffered` runs them on one core, `ParMap` on both; a spawn per item gets
+//! both cores too but pays for a task per item. A call has a fixed cost (spawning the
+//! workers, waking a runtime thread when called from outside the runtime, and putting the
+//! results in order): about 0.1 ms more than `buffered` before the first items start.
+//! Already-ready items (criterion's `parallel/ready`, 1 024 items, 8 in flight) cost about
+//! the same as `buffered`, ≈ 0.12 µs per item, against ≈ 1.7 µs with a spawn per item.
+//!
+//! CPU-bound comparisons need both cores: while another process keeps one core busy,
+//! `ParMap` and a spawn per item can fall below `buffered` (seen in criterion runs on the
+//! shared build machine), since one of their two threads waits for a core.
 //!
 //! Reproduce: `cargo run --release -p throng-benches --bin scoreboard -- parallel`, and
 //! `cargo bench -p throng-benches --bench parallel` for criterion's view (including
@@ -169,6 +175,7 @@ mod error;
 mod group;
 mod map;
 mod registry;
+mod worker;
 mod workers;
 
 pub use error::{ConfigError, ItemError, SpawnError, TrySpawnError};

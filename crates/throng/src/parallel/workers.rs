@@ -1,6 +1,6 @@
-//! The engine behind [`ParMap`](super::ParMap): up to `limit` long-lived worker tasks that
-//! pull items from a shared iterator, and the bookkeeping that lets the call abort and
-//! join them.
+//! The engine behind [`ParMap`](super::ParMap): a few long-lived worker tasks sharing
+//! `limit` item slots, pulling items from a shared iterator, and the bookkeeping that lets
+//! the call abort them and wait for them.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,19 +10,17 @@ use std::sync::PoisonError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::catch::{catch, message};
+use super::catch::message;
 use super::error::ItemError;
 use super::registry::Registry;
+use super::worker::Worker;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex, MutexGuard};
 
-/// Runs `f` over `iter` on up to `limit` worker tasks and returns one slot per item in
-/// input order, or (fail-fast mode) the first error.
-///
-/// The caller spawns one worker, which spawns the others: spawning from a runtime thread
-/// goes to that thread's local queue, while spawning from outside (a `block_on` body)
-/// goes through the shared inject queue and wakes a worker thread each time. On return,
-/// every worker has ended; if the returned future is dropped, every worker is aborted.
+/// Runs `f` over `iter` with at most `limit` items in flight, spread over a few worker
+/// tasks, and returns one slot per item in input order, or (fail-fast mode) the first
+/// error. On return, every worker has ended and dropped its items; if the returned future
+/// is dropped, every worker is aborted.
 pub(super) async fn run<I, F, M, R, E>(
     limit: usize,
     iter: I,
@@ -37,8 +35,11 @@ where
     R: Send + 'static,
     E: Send + 'static,
 {
-    // No more workers than items (when the iterator knows), and at least one.
-    let workers = iter.size_hint().1.unwrap_or(usize::MAX).clamp(1, limit);
+    // No more item slots than items (when the iterator knows), and at least one; spread
+    // over two worker tasks per runtime thread (or fewer, if the limit is smaller).
+    let in_flight = iter.size_hint().1.unwrap_or(usize::MAX).clamp(1, limit);
+    let threads = tokio::runtime::Handle::current().metrics().num_workers();
+    let workers = in_flight.min(2 * threads.max(1));
     let shared = Arc::new(Shared {
         source: Mutex::new(Source {
             iter,
@@ -54,15 +55,14 @@ where
         registry: Registry::new(workers),
         running: AtomicUsize::new(0),
         changed: Notify::new(),
-        workers,
     });
     // On every way out (return or drop): no new worker, every worker aborted, the items'
     // token cancelled. After a normal end this finds nothing left to abort.
     let _abort_on_exit = AbortOnDrop(shared.clone());
-    if workers == 1 {
-        spawn_worker(&shared);
-    } else {
-        spawn_spawner(&shared);
+    for w in 0..workers {
+        // `in_flight` slots dealt out as evenly as possible.
+        let slots = in_flight / workers + usize::from(w < in_flight % workers);
+        spawn_worker(&shared, slots);
     }
     loop {
         if M::FAIL_FAST {
@@ -178,15 +178,15 @@ where
 }
 
 /// What the workers of one call share.
-struct Shared<I, F, M: Mode<R, E>, R, E> {
+pub(super) struct Shared<I, F, M: Mode<R, E>, R, E> {
     source: Mutex<Source<I>>,
-    f: F,
+    pub(super) f: F,
     mode: PhantomData<M>,
     /// Cancelled on the first error (fail-fast mode) or when the call ends or is dropped.
-    token: CancellationToken,
+    pub(super) token: CancellationToken,
     /// Set with the first error: workers start no new item (a plain load, unlike the
     /// token's `is_cancelled`, which takes a lock).
-    stop: AtomicBool,
+    pub(super) stop: AtomicBool,
     first_error: Mutex<Option<ItemError<E>>>,
     /// Each worker's slots with their indices, pushed when it ends. A worker that never
     /// pushes (aborted by a runtime shutdown) leaves its items to [`Mode::aborted`].
@@ -196,12 +196,10 @@ struct Shared<I, F, M: Mode<R, E>, R, E> {
     running: AtomicUsize,
     /// Notified when the last worker ends or an item fails (fail-fast mode).
     changed: Notify,
-    /// How many workers to spawn.
-    workers: usize,
 }
 
 /// One worker's slots with their input indices (ascending).
-type Part<S> = Vec<(usize, S)>;
+pub(super) type Part<S> = Vec<(usize, S)>;
 
 /// The input iterator and the index of the next item it yields.
 struct Source<I> {
@@ -217,7 +215,7 @@ where
 {
     /// The next item and its index; `Err(message)` if the iterator panicked (it is then
     /// treated as exhausted).
-    fn pull(&self) -> Option<(usize, Result<I::Item, String>)> {
+    pub(super) fn pull(&self) -> Option<(usize, Result<I::Item, String>)> {
         let mut src = lock(&self.source);
         if src.done {
             return None;
@@ -241,7 +239,7 @@ where
     }
 
     /// Records the first error and stops every worker from starting another item.
-    fn fail(&self, error: ItemError<E>) {
+    pub(super) fn fail(&self, error: ItemError<E>) {
         {
             let mut first = lock(&self.first_error);
             if first.is_none() {
@@ -251,6 +249,11 @@ where
         self.stop.store(true, Ordering::Release);
         self.token.cancel();
         self.changed.notify_one();
+    }
+
+    /// Hands over a worker's slots when it ends.
+    pub(super) fn finish(&self, part: Part<M::Slot>) {
+        lock(&self.parts).push(part);
     }
 }
 
@@ -264,7 +267,7 @@ impl<I, F, M: Mode<R, E>, R, E> Shared<I, F, M, R, E> {
 }
 
 /// Spawns one more worker, unless the call is being torn down.
-fn spawn_worker<I, F, M, R, E>(shared: &Arc<Shared<I, F, M, R, E>>)
+fn spawn_worker<I, F, M, R, E>(shared: &Arc<Shared<I, F, M, R, E>>, slots: usize)
 where
     I: Iterator + Send + 'static,
     I::Item: Send + 'static,
@@ -276,8 +279,6 @@ where
     let Some(k) = shared.registry.reserve() else {
         return;
     };
-    // The spawner (or the call, for a single worker) is counted as running meanwhile, so
-    // the count cannot touch 0 before this worker is in.
     shared.running.fetch_add(1, Ordering::AcqRel);
     let exit = Exit {
         shared: shared.clone(),
@@ -285,92 +286,14 @@ where
     };
     // A runtime that is shutting down drops the future inside `spawn`; its `Exit` then
     // ends the slot, and `fill` drops the handle.
-    let handle = tokio::spawn(work(exit)).abort_handle();
+    let handle = tokio::spawn(Worker::new(exit, slots)).abort_handle();
     shared.registry.fill(k, handle);
-}
-
-/// Spawns a task that spawns every worker, so the spawns go to a runtime thread's local
-/// queue (the other threads steal from it). The spawner does no item work itself: a
-/// worker it ran inline could hold the other workers behind it on a thread it blocks
-/// (tokio's LIFO slot cannot be stolen).
-fn spawn_spawner<I, F, M, R, E>(shared: &Arc<Shared<I, F, M, R, E>>)
-where
-    I: Iterator + Send + 'static,
-    I::Item: Send + 'static,
-    F: ItemFn<I::Item, R, E>,
-    M: Mode<R, E>,
-    R: Send + 'static,
-    E: Send + 'static,
-{
-    // Counted as running (so the call waits for it) but not registered: it runs no user
-    // code and ends as soon as it has spawned.
-    shared.running.fetch_add(1, Ordering::AcqRel);
-    let spawner = Spawner(shared.clone());
-    tokio::spawn(async move {
-        for _ in 0..spawner.0.workers {
-            spawn_worker(&spawner.0);
-        }
-        drop(spawner);
-    });
-}
-
-/// The spawner's share of the state; counts it out when dropped.
-struct Spawner<I, F, M: Mode<R, E>, R, E>(Arc<Shared<I, F, M, R, E>>);
-
-impl<I, F, M: Mode<R, E>, R, E> Drop for Spawner<I, F, M, R, E> {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.changed.notify_one();
-        }
-    }
-}
-
-/// One worker: pulls items until the input ends (or, in fail-fast mode, until any item
-/// failed) and hands its slots, with their indices, to the shared state.
-async fn work<I, F, M, R, E>(exit: Exit<I, F, M, R, E>)
-where
-    I: Iterator + Send + 'static,
-    I::Item: Send + 'static,
-    F: ItemFn<I::Item, R, E>,
-    M: Mode<R, E>,
-    R: Send + 'static,
-    E: Send + 'static,
-{
-    let shared = &exit.shared;
-    let mut out = Vec::new();
-    loop {
-        // One unit of tokio's coop budget per item: a worker whose items never `.await`
-        // still yields its thread every 128 items or so (the budget is per task poll).
-        tokio::task::coop::consume_budget().await;
-        if shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-        let Some((index, item)) = shared.pull() else {
-            break;
-        };
-        let result = match item {
-            Ok(item) => match catch(|| shared.f.call(item, &shared.token)).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(error)) => Err(ItemError::Failed { index, error }),
-                Err(message) => Err(ItemError::Panicked { index, message }),
-            },
-            Err(message) => Err(ItemError::Panicked { index, message }),
-        };
-        match M::slot(result) {
-            Ok(slot) => out.push((index, slot)),
-            Err(error) => {
-                shared.fail(error);
-                break;
-            }
-        }
-    }
-    lock(&shared.parts).push(out);
 }
 
 /// A worker's share of the state; when dropped (the worker ended, or was aborted), it
 /// removes the worker's abort handle and counts the worker out.
-struct Exit<I, F, M: Mode<R, E>, R, E> {
-    shared: Arc<Shared<I, F, M, R, E>>,
+pub(super) struct Exit<I, F, M: Mode<R, E>, R, E> {
+    pub(super) shared: Arc<Shared<I, F, M, R, E>>,
     k: usize,
 }
 
