@@ -260,3 +260,15 @@ async fn stress_every_task_is_counted() {
     assert_eq!(values, (0..5_000).collect::<Vec<_>>());
     assert_eq!(done.load(Ordering::Relaxed), 5_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_can_be_filled_and_awaited_inside_a_spawned_task() {
+    let handle = tokio::spawn(async {
+        let mut group = Group::<u32, String>::with_limit(2).unwrap();
+        for i in 0..4 {
+            group.spawn(move |_| async move { Ok(i) }).await.unwrap();
+        }
+        group.wait().await
+    });
+    assert_eq!(handle.await.unwrap(), Ok(vec![0, 1, 2, 3]));
+}

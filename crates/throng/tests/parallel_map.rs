@@ -266,18 +266,16 @@ async fn empty_input_gives_an_empty_vec() {
     assert_eq!(out, Ok(vec![]));
 }
 
-/// Two items that can only finish if they run at the same time on two threads: each
+/// Maps two items that can only finish if they run at the same time on two threads: each
 /// blocks its thread until the other has arrived. A single task polling both (as
 /// `buffered` does) would never get past the first. The condvar's 10 s timeout is only a
 /// failsafe against hanging the test suite.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn items_run_in_parallel_on_the_worker_threads() {
+async fn two_items_that_need_two_threads() -> Vec<std::thread::ThreadId> {
     let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
-    let par = ParMap::new(2).unwrap();
-    let a = arrived.clone();
-    let out = par
-        .try_map(0..2u32, move |i| {
-            let a = a.clone();
+    let out = ParMap::new(2)
+        .unwrap()
+        .try_map(0..2u32, move |_| {
+            let a = arrived.clone();
             async move {
                 let (count, cv) = &*a;
                 let mut n = count.lock().unwrap();
@@ -288,15 +286,29 @@ async fn items_run_in_parallel_on_the_worker_threads() {
                     .unwrap();
                 drop(n);
                 if timeout.timed_out() {
-                    Err("items did not run in parallel")
+                    Err("items did not run in parallel".to_owned())
                 } else {
-                    Ok((i, std::thread::current().id()))
+                    Ok(std::thread::current().id())
                 }
             }
         })
+        .await;
+    out.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_run_in_parallel_on_the_worker_threads() {
+    let threads = two_items_that_need_two_threads().await;
+    assert_ne!(threads[0], threads[1], "both items ran on the same thread");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_run_in_parallel_when_called_from_a_task_on_a_worker_thread() {
+    // The workers are then spawned onto the caller's thread; the other thread must steal.
+    let threads = tokio::spawn(two_items_that_need_two_threads())
         .await
         .unwrap();
-    assert_ne!(out[0].1, out[1].1, "both items ran on the same thread");
+    assert_ne!(threads[0], threads[1], "both items ran on the same thread");
 }
 
 #[tokio::test(start_paused = true)]
