@@ -28,7 +28,7 @@ async fn main() {
     // The panic hook would print each caught panic; keep the output short.
     std::panic::set_hook(Box::new(|_| {}));
 
-    println!("-- 1. ordered results, 4 workers (seed: Process)");
+    println!("-- 1. ordered results, at most 4 at a time (seed: Process with 4 workers)");
     let par = ParMap::new(4).expect("4 is a valid limit");
     let start = Instant::now();
     let names: Vec<String> = (1..=8).map(|i| format!("item-{i}")).collect();

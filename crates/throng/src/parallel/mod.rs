@@ -20,7 +20,7 @@
 //! vector, which it hands over when the input runs out; the call sleeps until the last
 //! worker has ended (one wake-up), then scatters the values back into input order. So at
 //! most `limit` items are in flight, they run on every thread of the runtime, and the
-//! per-item cost is a lock, a poll and a push: no spawn, no allocation. The iterator is
+//! per-item cost is a lock, a poll and a push: no spawn, and no allocation of its own. The iterator is
 //! pulled lazily: a million-item input never exists as a million futures.
 //!
 //! In fail-fast mode ([`try_map`](ParMap::try_map)) the first failing item records its
@@ -92,7 +92,7 @@
 //! | `futures` `buffered(n)` | no: one task | yes | yes | `try_buffered`: stops polling the rest | unwind through the caller | hangs (futures#2348) |
 //! | `JoinSet` + `Semaphore` | yes | yes (hand-rolled) | no: re-sort by index | hand-rolled | `JoinError::is_panic` | hangs forever |
 //! | Go `errgroup` + `SetLimit` | yes | yes | no (index into a slice) | cancels the context, waits for all | crash | `SetLimit(0)` blocks forever |
-//! | conc `iter.Map` / `pool.ErrorPool` | yes | yes | `Map`: yes | `WithCancelOnError` | re-panicked at `Wait` | - |
+//! | conc `iter.Map` / `pool.ErrorPool` | yes | yes | `Map`: yes | `WithCancelOnError` | re-panicked at `Wait` | `WithMaxGoroutines(0)` panics |
 //! | [`ParMap`] | yes | yes | yes | aborts, joins, returns the cause | [`ItemError::Panicked`] | [`ConfigError`] |
 //! | [`Group`] | yes | optional | values in spawn order | token + abort, joins | [`ItemError::Panicked`] | [`ConfigError`] |
 //!
