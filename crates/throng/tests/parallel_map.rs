@@ -426,3 +426,22 @@ async fn a_worker_whose_items_never_await_still_lets_other_tasks_run() {
     assert_eq!(out.len(), 2_000);
     assert!(seen_at.load(Ordering::SeqCst) < 1_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_limit_with_an_unsized_input_allocates_only_what_is_used() {
+    // `from_fn` has no upper size hint, so the limit alone bounds the slots.
+    let mut n = 0u32;
+    let items = std::iter::from_fn(move || {
+        n += 1;
+        (n <= 1_000).then_some(n)
+    });
+    let out = ParMap::new(usize::MAX)
+        .unwrap()
+        .try_map(items, |i| async move {
+            tokio::task::yield_now().await;
+            Ok::<_, Infallible>(i)
+        })
+        .await
+        .unwrap();
+    assert_eq!(out, (1..=1_000).collect::<Vec<_>>());
+}

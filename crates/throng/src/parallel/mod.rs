@@ -16,7 +16,7 @@
 //! if `limit` is smaller) and deals the `limit` item slots out among them. A worker fills
 //! each free slot with the next item and its index, pulled from the shared iterator under
 //! a mutex, and polls an item only when that item's own waker fires (a small
-//! `FuturesUnordered` with fixed, reused slots). It keeps `(index, value)` in a local
+//! `FuturesUnordered` with bounded, reused slots, created on demand). It keeps `(index, value)` in a local
 //! vector, which it hands over when the input runs out; the call sleeps until the last
 //! worker has ended (one wake-up), then scatters the values back into input order. So at
 //! most `limit` items are in flight, they run on every thread of the runtime, and the

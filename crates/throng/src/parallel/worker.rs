@@ -1,6 +1,6 @@
-//! One worker task of a [`ParMap`](super::ParMap) call: up to `slots` items in flight at
+//! One worker task of a [`ParMap`](super::ParMap) call: up to `max_slots` items in flight at
 //! once, each polled only when its own waker fires (a small `FuturesUnordered` with a
-//! fixed number of slots, reused for every item).
+//! bounded number of slots, created on demand and reused for every item).
 
 use std::future::Future;
 use std::mem;
@@ -28,7 +28,9 @@ where
     F: ItemFn<I::Item, R, E>,
     M: Mode<R, E>,
 {
+    /// Created on demand, up to `max_slots`, so a huge limit costs nothing unless used.
     slots: Vec<Slot<F::Fut>>,
+    max_slots: usize,
     /// Empty slots.
     free: Vec<usize>,
     /// Slots to poll now (started or woken); kept to reuse its capacity.
@@ -111,33 +113,45 @@ where
     F: ItemFn<I::Item, R, E>,
     M: Mode<R, E>,
 {
-    pub(super) fn new(exit: Exit<I, F, M, R, E>, slots: usize) -> Self {
-        let local = Arc::new(Local {
-            inner: Mutex::new(LocalInner {
-                woken: Vec::with_capacity(slots),
-                queued: vec![false; slots],
-                task: None,
-            }),
-        });
-        let slots: Vec<Slot<F::Fut>> = (0..slots)
-            .map(|k| Slot {
-                fut: Box::pin(None),
-                index: 0,
-                waker: Waker::from(std::sync::Arc::new(SlotWaker {
-                    local: local.clone(),
-                    k,
-                })),
-            })
-            .collect();
+    pub(super) fn new(exit: Exit<I, F, M, R, E>, max_slots: usize) -> Self {
         Self {
-            exit,
-            free: (0..slots.len()).rev().collect(),
-            ready: Vec::with_capacity(slots.len()),
-            slots,
-            local,
+            slots: Vec::new(),
+            max_slots,
+            free: Vec::new(),
+            ready: Vec::new(),
+            local: Arc::new(Local {
+                inner: Mutex::new(LocalInner {
+                    woken: Vec::new(),
+                    queued: Vec::new(),
+                    task: None,
+                }),
+            }),
             out: Vec::new(),
             exhausted: false,
+            exit,
         }
+    }
+
+    /// A free slot: a reused one, or a new one while fewer than `max_slots` exist.
+    fn free_slot(&mut self) -> Option<usize> {
+        if let Some(&k) = self.free.last() {
+            return Some(k);
+        }
+        if self.slots.len() == self.max_slots {
+            return None;
+        }
+        let k = self.slots.len();
+        self.local.lock().queued.push(false);
+        self.slots.push(Slot {
+            fut: Box::pin(None),
+            index: 0,
+            waker: Waker::from(std::sync::Arc::new(SlotWaker {
+                local: self.local.clone(),
+                k,
+            })),
+        });
+        self.free.push(k);
+        Some(k)
     }
 }
 
@@ -164,7 +178,7 @@ where
         loop {
             // Start items in the free slots.
             while !this.exhausted && !shared.stop.load(Ordering::Acquire) {
-                let Some(&k) = this.free.last() else {
+                let Some(k) = this.free_slot() else {
                     break;
                 };
                 let Some((index, item)) = shared.pull() else {
