@@ -1,7 +1,8 @@
 //! Scoreboard cases for `throng::parallel`: an ordered map of a batch of items with a
 //! concurrency limit, on a 2-worker multi-thread runtime, three ways:
 //!
-//! - `throng`: [`ParMap::try_map`] (up to `limit` long-lived worker tasks pulling items);
+//! - `throng`: [`ParMap::try_map`] (two worker tasks per runtime thread sharing `limit` item
+//!   slots, pulling items from the input);
 //! - `buffered`: `futures::stream::iter(items).map(f).buffered(limit).collect()`, all items
 //!   polled inside the calling task;
 //! - `joinset+semaphore`: one `JoinSet::spawn` per item gated by a `Semaphore` of `limit`
