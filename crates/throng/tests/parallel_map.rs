@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use throng::parallel::{ItemError, ParMap};
+use throng::parallel::{CancellationToken, ItemError, ParMap};
 use tokio::time::{sleep, Instant};
 
 const MS: Duration = Duration::from_millis(1);
@@ -444,4 +444,25 @@ async fn a_huge_limit_with_an_unsized_input_allocates_only_what_is_used() {
         .await
         .unwrap();
     assert_eq!(out, (1..=1_000).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_call_cancels_the_items_token() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<CancellationToken>();
+    let tx = Arc::new(Mutex::new(Some(tx)));
+    let call = ParMap::new(1)
+        .unwrap()
+        .try_map_with_token(0..1u32, move |_, token| {
+            let sender = tx.lock().unwrap().take();
+            if let Some(sender) = sender {
+                let _ = sender.send(token);
+            }
+            async move {
+                sleep(Duration::from_secs(10)).await;
+                Ok::<_, Infallible>(())
+            }
+        });
+    assert!(tokio::time::timeout(MS, call).await.is_err());
+    let token = rx.await.unwrap();
+    assert!(token.is_cancelled());
 }

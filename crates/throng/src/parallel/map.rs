@@ -11,7 +11,8 @@ use super::workers::{run, CollectAll, FailFast, Plain, WithToken};
 /// Runs an async function over the items of an iterator, at most `limit` at a time, on the
 /// runtime's worker threads, and returns the results in input order.
 ///
-/// A `ParMap` is only the validated configuration (it is `Copy`); each call
+/// A `ParMap` is only the validated configuration (it is `Copy`, and the methods take it
+/// by value, so the returned futures borrow nothing); each call
 /// ([`try_map`](Self::try_map), [`try_map_with_token`](Self::try_map_with_token),
 /// [`map_all`](Self::map_all)) spawns its own workers and joins or aborts every one of them
 /// before it returns. See the [module docs](super) for how it works and what it costs.
@@ -94,7 +95,7 @@ impl ParMap {
     /// Dropping the returned future aborts every worker (each item is dropped at its next
     /// `.await`); the results so far are lost. The aborts are requested, not awaited: an
     /// item in the middle of a synchronous step finishes that step first.
-    pub async fn try_map<I, F, Fut, R, E>(&self, items: I, f: F) -> Result<Vec<R>, ItemError<E>>
+    pub async fn try_map<I, F, Fut, R, E>(self, items: I, f: F) -> Result<Vec<R>, ItemError<E>>
     where
         I: IntoIterator,
         I::IntoIter: Send + 'static,
@@ -123,7 +124,7 @@ impl ParMap {
     ///
     /// As [`try_map`](Self::try_map); the token is cancelled too.
     pub async fn try_map_with_token<I, F, Fut, R, E>(
-        &self,
+        self,
         items: I,
         f: F,
     ) -> Result<Vec<R>, ItemError<E>>
@@ -153,7 +154,7 @@ impl ParMap {
     /// # Cancel safety
     ///
     /// As [`try_map`](Self::try_map).
-    pub async fn map_all<I, F, Fut, R, E>(&self, items: I, f: F) -> Vec<Result<R, ItemError<E>>>
+    pub async fn map_all<I, F, Fut, R, E>(self, items: I, f: F) -> Vec<Result<R, ItemError<E>>>
     where
         I: IntoIterator,
         I::IntoIter: Send + 'static,
