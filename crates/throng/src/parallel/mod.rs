@@ -70,8 +70,10 @@
 //!   cooperative: `wait` waits for its tasks, as in Go.
 //! - *A limit of 0 is a [`ConfigError`]*, checked when the `ParMap` or `Group` is built;
 //!   [`ParMap::with_limit`] takes a `NonZeroUsize` to rule it out by type.
-//! - *A worker yields its thread after 128 polls*, as tokio's coop budget does for its
-//!   own resources, so items that never `.await` (CPU-bound items) cannot hold the thread
+//! - *A worker yields its thread after 128 item polls* (plus two per slot, so a round of
+//!   completions and restarts over all its slots fits in one poll; with 128 flat, I/O
+//!   waves of 64 items per worker hit the budget every time, and alternating runs put
+//!   the ratio to `buffered` about 2 % lower, within noise but consistently), as tokio's coop budget does for its own resources, so items that never `.await` (CPU-bound items) cannot hold the thread
 //!   until the input runs out. CPU-bound items still occupy the runtime's threads: prefer
 //!   rayon (or `spawn_blocking`) if the runtime must stay responsive meanwhile.
 //!

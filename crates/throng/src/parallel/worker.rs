@@ -15,9 +15,10 @@ use super::workers::{Exit, ItemFn, Mode};
 use crate::sync::atomic::Ordering;
 use crate::sync::{Arc, Mutex, MutexGuard};
 
-/// Polls started per poll of the worker before it yields its thread (as tokio's coop
-/// budget does for its own resources), so items that never `.await` cannot keep the
-/// thread until the input runs out.
+/// Item polls per poll of the worker before it yields its thread (as tokio's coop budget
+/// does for its own resources), on top of two per slot (so one round of completions and
+/// restarts over every slot always fits): items that never `.await` cannot keep the thread
+/// until the input runs out.
 const BUDGET: usize = 128;
 
 /// The worker future. Ends when the input is exhausted and its slots are empty, or (in
@@ -173,7 +174,7 @@ where
                 _ => local.task = Some(cx.waker().clone()),
             }
         }
-        let mut budget = BUDGET;
+        let mut budget = BUDGET.saturating_add(2 * this.slots.len());
         let mut ready = mem::take(&mut this.ready);
         loop {
             // Start items in the free slots.
