@@ -72,8 +72,8 @@
 //!   [`ParMap::with_limit`] takes a `NonZeroUsize` to rule it out by type.
 //! - *A worker yields its thread after 128 item polls* (plus two per slot, so a round of
 //!   completions and restarts over all its slots fits in one poll; with 128 flat, I/O
-//!   waves of 64 items per worker hit the budget every time, and alternating runs put
-//!   the ratio to `buffered` about 2 % lower, within noise but consistently), as tokio's coop budget does for its own resources, so items that never `.await` (CPU-bound items) cannot hold the thread
+//!   waves of 64 items per worker hit the budget every time: three alternating runs gave
+//!   1.04, 1.02, 0.99 against 1.05, 1.03, 1.03 with a larger budget, within noise), as tokio's coop budget does for its own resources, so items that never `.await` (CPU-bound items) cannot hold the thread
 //!   until the input runs out. CPU-bound items still occupy the runtime's threads: prefer
 //!   rayon (or `spawn_blocking`) if the runtime must stay responsive meanwhile.
 //!
@@ -129,12 +129,18 @@
 //!
 //! Scoreboard on the 2-core build machine (shared with other builds), 2-worker runtime,
 //! the batch run from `block_on`, best of 3 interleaved rounds, items/s (higher is
-//! better), one run:
+//! better), one undisturbed run:
 //!
 //! | Case | `ParMap` | `buffered` | `JoinSet` + `Semaphore` |
 //! |---|---|---|---|
-//! | `parallel.io`: 16 384 items awaiting a 1 ms timer, 256 in flight | 117 k | 114 k (1.03×) | 106 k (1.10×) |
-//! | `parallel.cpu`: 400 items burning 20 µs of CPU, 8 in flight | 94 k | 49 k (1.94×) | 64 k (1.48×) |
+//! | `parallel.io`: 16 384 items awaiting a 1 ms timer, 256 in flight | 117 k | 114 k (1.02×) | 103 k (1.14×) |
+//! | `parallel.cpu`: 400 items burning 20 µs of CPU, 8 in flight | 93 k | 51 k (1.82×) | 64 k (1.46×) |
+//!
+//! Over a dozen runs the ratio to `buffered` was 1.00–1.06 for `parallel.io` (mostly
+//! 1.01–1.03) and 1.77–1.98 for `parallel.cpu` whenever no other build was running; runs
+//! disturbed by another process on one core gave `parallel.cpu` as low as 0.88. The I/O
+//! case uses 16 384-item batches; at 4 096 items the first engine (a task per slot, see
+//! Decisions) measured 0.99–1.01, its per-call spawn cost showing.
 //!
 //! I/O-like items are bound by the timer (a 1 ms sleep waits for the next 1 ms tick, so a
 //! wave of 256 items takes a bit over 2 ms): every tool is close to that ceiling, and
@@ -147,8 +153,8 @@
 //! the same as `buffered`, ≈ 0.12 µs per item, against ≈ 1.7 µs with a spawn per item.
 //!
 //! CPU-bound comparisons need both cores: while another process keeps one core busy,
-//! `ParMap` and a spawn per item can fall below `buffered` (seen in criterion runs on the
-//! shared build machine), since one of their two threads waits for a core.
+//! `ParMap` and a spawn per item can fall below `buffered` (seen in criterion and
+//! scoreboard runs on the shared build machine), since one of their two threads waits for a core.
 //!
 //! Reproduce: `cargo run --release -p throng-benches --bin scoreboard -- parallel`, and
 //! `cargo bench -p throng-benches --bench parallel` for criterion's view (including
