@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod counter;
 pub mod keeper;
 pub mod keyed;
+pub mod parallel;
 pub mod pool;
 pub mod ratelimit;
 
@@ -17,6 +18,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(keyed::cases());
     cases.extend(keeper::cases());
     cases.extend(broadcast::cases());
+    cases.extend(parallel::cases());
     cases.extend(pool::cases());
     cases.extend(batch::cases());
     cases.extend(ratelimit::cases());

@@ -33,6 +33,10 @@
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
+//! - Use [`ParMap`](parallel::ParMap) if you want to run an async function over many inputs
+//!   with at most N in flight, on every core, results in input order, the first error
+//!   cancelling the rest; and [`Group`](parallel::Group) for errgroup-style tasks that
+//!   succeed or fail together.
 //!
 //! Each module's docs say when to use it, when a std or tokio primitive is the better
 //! choice, what it costs (measured), and which pitfall of the Go original it avoids.
