@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Outbox};
 use crate::rooms::{Fanout, LocalRooms};
+use crate::store::Store;
 
 /// Close reason sent to every client at shutdown.
 pub const CLOSE_SHUTDOWN: CloseReason = CloseReason {
@@ -32,6 +33,8 @@ pub struct App {
     pub counters: Arc<KeyedCounters<String>>,
     /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
     pub post_limit: KeyedRateLimiter<String>,
+    /// The history database, unless `--memory`.
+    pub store: Option<Arc<Store>>,
     names: Mutex<HashMap<String, u64>>,
     conns: Mutex<HashMap<u64, Outbox>>,
     per_ip: Mutex<HashMap<IpAddr, u64>>,
@@ -83,6 +86,11 @@ impl App {
     /// Shared state for `cfg`. The flags were range-checked by clap, so the quota is valid;
     /// an embedder passing nonsense gets the smallest valid quota instead of a panic.
     pub fn new(cfg: Config) -> Arc<Self> {
+        Self::with_store(cfg, None, Arc::new(Metrics::default()))
+    }
+
+    /// As [`new`](Self::new), persisting history to `store`.
+    pub fn with_store(cfg: Config, store: Option<Arc<Store>>, metrics: Arc<Metrics>) -> Arc<Self> {
         let quota = Quota::per_second(cfg.post_rate.max(1))
             .burst(cfg.post_burst.max(1))
             .build()
@@ -96,10 +104,11 @@ impl App {
             quota,
             NonZeroUsize::new(cfg.max_tracked_users as usize).unwrap_or(NonZeroUsize::MIN),
         );
-        let metrics = Arc::new(Metrics::default());
         let rooms = Arc::new(LocalRooms::new(
             cfg.history as usize,
             cfg.join_history as usize,
+            cfg.max_rooms as usize,
+            store.clone(),
             metrics.clone(),
         ));
         let max_users =
@@ -116,6 +125,7 @@ impl App {
             metrics,
             counters,
             post_limit,
+            store,
             names: Mutex::default(),
             conns: Mutex::default(),
             per_ip: Mutex::default(),

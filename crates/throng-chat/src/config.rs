@@ -68,7 +68,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms_per_user: u64,
 
-    /// Messages of history kept per room (in memory).
+    /// Messages of history kept in memory per room (with a data dir, older ones are read
+    /// from disk).
     #[arg(long, env = "THRONG_CHAT_HISTORY", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub history: u64,
@@ -98,6 +99,19 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tracked_users: u64,
 
+    /// Where the history database lives (created if missing).
+    #[arg(long, env = "THRONG_CHAT_DATA_DIR", default_value = "./throng-data")]
+    pub data_dir: PathBuf,
+
+    /// Keep history in memory only (nothing written to disk; lost on restart).
+    #[arg(long, env = "THRONG_CHAT_MEMORY")]
+    pub memory: bool,
+
+    /// Most rooms the server holds at once; joining a new room beyond it is refused.
+    #[arg(long, env = "THRONG_CHAT_MAX_ROOMS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
     /// How long shutdown waits for clients' queues to flush before closing anyway.
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -105,8 +119,9 @@ pub struct Config {
 
 impl Config {
     /// The defaults, listening on `addr` (for tests and embedding).
+    /// In-memory history (no data dir), so tests and embedders write nothing unless asked.
     pub fn with_listen(addr: SocketAddr) -> Self {
-        let mut c = Config::parse_from(["throng-chat"]);
+        let mut c = Config::parse_from(["throng-chat", "--memory"]);
         c.listen = addr;
         c
     }

@@ -222,15 +222,23 @@ fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
                 );
                 return;
             }
-            app.rooms.join(
-                &room,
-                &Member {
-                    conn: s.id,
-                    name,
-                    out: out.clone(),
-                },
-            );
-            s.rooms.insert(room);
+            let member = Member {
+                conn: s.id,
+                name,
+                out: out.clone(),
+            };
+            match app.rooms.join(&room, &member) {
+                Ok(()) => {
+                    s.rooms.insert(room);
+                }
+                Err(_) => reply_error(
+                    app,
+                    out,
+                    ErrorCode::BadRequest,
+                    "the server holds its maximum number of rooms",
+                    None,
+                ),
+            }
         }
         ClientMsg::Leave { room } => {
             if s.rooms.remove(&room) {
@@ -271,7 +279,7 @@ fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
             }
             match app.rooms.post(&room, s.id, &text, id.as_deref()) {
                 Ok(_) => {}
-                Err(RoomError::NotInRoom) => {
+                Err(RoomError::NotInRoom | RoomError::TooManyRooms) => {
                     reply_error(
                         app,
                         out,

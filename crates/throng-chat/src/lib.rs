@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod protocol;
 pub mod rooms;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct Server {
 pub struct Summary {
     /// The dumper's report, including the final flush.
     pub dump: DumpReport<ChatSink>,
+    /// The history writer's counters after its final flush (`None` with `--memory`).
+    pub history: Option<throng::batch::BatchMetrics>,
 }
 
 impl Server {
@@ -59,7 +62,16 @@ impl Server {
     pub async fn start(cfg: Config) -> std::io::Result<Self> {
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
-        let app = App::new(cfg);
+        let metrics = Arc::new(metrics::Metrics::default());
+        let store = if cfg.memory {
+            None
+        } else {
+            Some(Arc::new(
+                store::Store::open(&cfg.data_dir, metrics.clone())
+                    .map_err(std::io::Error::other)?,
+            ))
+        };
+        let app = App::with_store(cfg, store, metrics);
         let dump_token = tokio_util::sync::CancellationToken::new();
         let sink = ChatSink::new(
             app.cfg.dump_file.as_ref().map(JsonLinesFileSink::new),
@@ -88,10 +100,15 @@ impl Server {
             let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
             http_stop.cancel();
             let served = http.await.map_err(|e| e.to_string())?;
+            // Every connection is gone: no more posts. Write the last history batch.
+            let history = match &a.store {
+                Some(store) => Some(store.shutdown(a.cfg.shutdown_grace).await),
+                None => None,
+            };
             dump_token.cancel();
             let dump = dumper.join().await.map_err(|e| e.to_string())?;
             served.map_err(|e| e.to_string())?;
-            Ok(Summary { dump })
+            Ok(Summary { dump, history })
         });
         Ok(Self { addr, app, task })
     }

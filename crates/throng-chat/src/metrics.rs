@@ -34,6 +34,10 @@ pub struct Metrics {
     pub outbound_queued: Gauge,
     /// Per-user counter dumps written.
     pub dump_runs: Counter,
+    /// History rows refused because the writer was too far behind.
+    pub history_write_failures: Counter,
+    /// History rows written to disk (sampled on scrape).
+    pub history_rows_written: Gauge,
 }
 
 impl Metrics {
@@ -96,6 +100,16 @@ impl Metrics {
             "dump_runs",
             "Per-user counter dumps written",
             self.dump_runs.clone(),
+        );
+        registry.register(
+            "history_write_failures",
+            "History rows not persisted (writer behind)",
+            self.history_write_failures.clone(),
+        );
+        registry.register(
+            "history_rows_written",
+            "History rows written to disk",
+            self.history_rows_written.clone(),
         );
         let mut out = String::new();
         encode(&mut out, &registry).expect("writing to a String cannot fail");

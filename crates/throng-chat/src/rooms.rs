@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::protocol::{ChatMessage, ServerMsg};
+use crate::store::{Row, Store};
 
 /// A connection in a room.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Member {
 pub enum RoomError {
     /// The connection is not a member of that room.
     NotInRoom,
+    /// The server holds its maximum number of rooms; this one does not exist yet.
+    TooManyRooms,
 }
 
 /// The room operations connection handling needs; the seam for a broker-backed version.
@@ -46,7 +49,7 @@ pub trait Fanout: Send + Sync + 'static {
     /// Adds `member` to `room` (creating it): the member gets `joined` (members and recent
     /// history), the others get presence `join`. Joining twice is a no-op that still
     /// answers `joined`.
-    fn join(&self, room: &str, member: &Member);
+    fn join(&self, room: &str, member: &Member) -> Result<(), RoomError>;
     /// Removes the connection: it gets `left` (unless `silent`), the others presence
     /// `leave`. Empty rooms are removed.
     fn leave(&self, room: &str, conn: u64, silent: bool) -> Result<(), RoomError>;
@@ -68,6 +71,7 @@ pub trait Fanout: Send + Sync + 'static {
 
 #[derive(Debug)]
 struct RoomState {
+    name: Arc<str>,
     /// Set (under both locks) when the room is removed from the map; a joiner that
     /// finds it set looks the room up again.
     removed: bool,
@@ -79,11 +83,17 @@ struct RoomState {
 }
 
 /// Rooms held in this process.
+///
+/// With a [`Store`], every message is also persisted and rooms stay in memory when they
+/// empty (their `seq` must continue); without one, an empty room is removed, history and
+/// all. Either way at most `max_rooms` rooms exist.
 #[derive(Debug)]
 pub struct LocalRooms {
     rooms: RwLock<HashMap<String, Arc<Mutex<RoomState>>>>,
     history_len: usize,
     join_history: usize,
+    max_rooms: usize,
+    store: Option<Arc<Store>>,
     metrics: Arc<Metrics>,
 }
 
@@ -100,11 +110,19 @@ fn raw(frame: &Utf8Bytes) -> &RawValue {
 impl LocalRooms {
     /// Rooms keeping the last `history_len` messages each, and sending the last
     /// `join_history` of them to a joiner.
-    pub fn new(history_len: usize, join_history: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        history_len: usize,
+        join_history: usize,
+        max_rooms: usize,
+        store: Option<Arc<Store>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             rooms: RwLock::default(),
             history_len,
             join_history: join_history.min(history_len),
+            max_rooms,
+            store,
             metrics,
         }
     }
@@ -117,32 +135,41 @@ impl LocalRooms {
             .cloned()
     }
 
-    fn get_or_create(&self, room: &str) -> Arc<Mutex<RoomState>> {
+    fn get_or_create(&self, room: &str) -> Result<Arc<Mutex<RoomState>>, RoomError> {
         if let Some(r) = self.get(room) {
-            return r;
+            return Ok(r);
         }
+        // A room seen before a restart continues its sequence and history from the store
+        // (read outside the map lock: an indexed query on the primary key).
+        let (seq, history) = match &self.store {
+            Some(store) => store.load_room(room, self.history_len),
+            None => (0, Vec::new()),
+        };
         let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-        let created = rooms.len();
-        let r = rooms
-            .entry(room.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(RoomState {
-                    removed: false,
-                    seq: 0,
-                    members: HashMap::new(),
-                    history: VecDeque::new(),
-                }))
-            })
-            .clone();
-        if rooms.len() > created {
-            self.metrics.rooms.set(rooms.len() as i64);
+        if let Some(r) = rooms.get(room) {
+            return Ok(r.clone());
         }
-        r
+        if rooms.len() >= self.max_rooms {
+            return Err(RoomError::TooManyRooms);
+        }
+        let r = Arc::new(Mutex::new(RoomState {
+            name: Arc::from(room),
+            removed: false,
+            seq,
+            members: HashMap::new(),
+            history: history.into(),
+        }));
+        rooms.insert(room.to_owned(), r.clone());
+        self.metrics.rooms.set(rooms.len() as i64);
+        Ok(r)
     }
 
     /// Removes `room` if it is (still) empty. Lock order: the map, then the room; never
     /// the other way round.
     fn remove_if_empty(&self, room: &str) {
+        if self.store.is_some() {
+            return; // durable rooms stay: their sequence must continue
+        }
         let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
         let Some(r) = rooms.get(room).cloned() else {
             return;
@@ -161,10 +188,10 @@ fn lock(r: &Mutex<RoomState>) -> std::sync::MutexGuard<'_, RoomState> {
 }
 
 impl Fanout for LocalRooms {
-    fn join(&self, room: &str, member: &Member) {
+    fn join(&self, room: &str, member: &Member) -> Result<(), RoomError> {
         // Retry if the room was removed between lookup and lock (its last member left).
         loop {
-            let r = self.get_or_create(room);
+            let r = self.get_or_create(room)?;
             let mut state = lock(&r);
             if state.removed {
                 continue;
@@ -202,7 +229,7 @@ impl Fanout for LocalRooms {
                     }
                 }
             }
-            return;
+            return Ok(());
         }
     }
 
@@ -267,6 +294,13 @@ impl Fanout for LocalRooms {
             }
             state.history.push_back((seq, frame.clone()));
         }
+        if let Some(store) = &self.store {
+            store.append(Row {
+                room: state.name.clone(),
+                seq,
+                frame: frame.clone(),
+            });
+        }
         for m in state.members.values() {
             m.out.push(frame.clone());
         }
@@ -279,26 +313,43 @@ impl Fanout for LocalRooms {
 
     fn history(&self, room: &str, before: Option<u64>, limit: usize) -> String {
         let Some(r) = self.get(room) else {
+            // Not in memory: only the store can know it.
+            let frames = self
+                .store
+                .as_ref()
+                .map(|s| s.before(room, before.unwrap_or(u64::MAX), limit))
+                .unwrap_or_default();
             return ServerMsg::History {
                 room,
-                messages: Vec::new(),
+                messages: frames.iter().map(|(_, f)| raw(f)).collect(),
             }
             .to_json();
         };
-        let state = lock(&r);
         let before = before.unwrap_or(u64::MAX);
-        let mut picked: Vec<&RawValue> = state
-            .history
-            .iter()
-            .rev()
-            .filter(|(seq, _)| *seq < before)
-            .take(limit)
-            .map(|(_, f)| raw(f))
-            .collect();
-        picked.reverse();
+        // Newest first from memory, then older ones from the store if memory runs out.
+        let mut frames: Vec<(u64, Utf8Bytes)> = {
+            let state = lock(&r);
+            state
+                .history
+                .iter()
+                .rev()
+                .filter(|(seq, _)| *seq < before)
+                .take(limit)
+                .cloned()
+                .collect()
+        };
+        if frames.len() < limit {
+            if let Some(store) = &self.store {
+                let older_than = frames.last().map_or(before, |(seq, _)| *seq);
+                let mut older = store.before(room, older_than, limit - frames.len());
+                older.reverse();
+                frames.extend(older);
+            }
+        }
+        frames.reverse();
         ServerMsg::History {
             room,
-            messages: picked,
+            messages: frames.iter().map(|(_, f)| raw(f)).collect(),
         }
         .to_json()
     }
