@@ -47,6 +47,10 @@ async fn ws(
     let hard_cap = (app.cfg.max_frame as usize).saturating_mul(2);
     let tasks = app.tasks.clone();
     upgrade
+        // Small buffers: tungstenite preallocates its read buffer (128 KiB by default),
+        // which would dominate per-connection memory; it still grows for big frames.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot)))
