@@ -59,7 +59,7 @@
 //! - *`Mutex` token bucket vs GCRA.* Equivalent decisions (the property tests check
 //!   throng's GCRA against a token bucket, decision by decision), but the bucket takes a
 //!   lock per check and stores two fields; GCRA is one atomic, and a refusal writes
-//!   nothing, so an over-quota key under attack costs only shared reads. 1.2–1.4× the
+//!   nothing, so an over-quota key under attack costs only shared reads. About 1.4× the
 //!   bucket's throughput on the same clock (below).
 //! - *Semaphore vs limiter.* A semaphore bounds concurrency and gives permits back when
 //!   work ends; a limiter bounds the rate and gives nothing back. Many services need both.
