@@ -1,7 +1,8 @@
 //! Scoreboard cases for `throng::ratelimit`.
 //!
 //! Each case measures checks per second (allowed and denied together; all threads), for
-//! throng and, in the same run, `governor` 0.10 with its defaults (quanta clock; keyed:
+//! throng with its defaults (the quanta clock) and, in the same run, `governor` 0.10 with
+//! its defaults (quanta clock too; keyed:
 //! `DefaultKeyedRateLimiter`, a DashMap with std's hasher):
 //!
 //! - `ratelimit.direct` / `ratelimit.direct.2t`: one shared limiter, 1 / 2 threads calling
@@ -200,7 +201,7 @@ const DUR: Duration = Duration::from_millis(250);
 const ROUNDS: usize = 5;
 
 fn direct(name: &'static str, threads: usize, coarse: bool) -> CaseResult {
-    let precise = throng_direct(throng::clock::MonotonicClock::new());
+    let precise = throng_direct(throng::clock::QuantaClock::new());
     // Only the coarse cases run refresher threads (they would disturb the others).
     let clock = if coarse {
         coarse_clock()
@@ -264,7 +265,7 @@ fn direct(name: &'static str, threads: usize, coarse: bool) -> CaseResult {
 fn keyed(name: &'static str, threads: usize, coarse: bool) -> CaseResult {
     let ids = user_ids(KEYS);
     let orders: Vec<_> = (0..threads).map(|t| shuffled(KEYS, t as u64 + 1)).collect();
-    let precise = throng_keyed(throng::clock::MonotonicClock::new());
+    let precise = throng_keyed(throng::clock::QuantaClock::new());
     let clock = if coarse {
         coarse_clock()
     } else {

@@ -94,6 +94,42 @@ impl Clock for TokioClock {
     }
 }
 
+/// The CPU's time-stamp counter through the `quanta` crate (what governor uses): about
+/// half the cost of `std::time::Instant` on x86-64 VMs, still exact to the nanosecond.
+/// quanta calibrates the counter against the OS clock on first use and falls back to the
+/// OS clock where the counter is unreliable.
+#[cfg(feature = "quanta-clock")]
+#[derive(Debug, Clone)]
+pub struct QuantaClock {
+    clock: quanta::Clock,
+    origin: u64,
+}
+
+#[cfg(feature = "quanta-clock")]
+impl QuantaClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        let clock = quanta::Clock::new();
+        let origin = clock.raw();
+        Self { clock, origin }
+    }
+}
+
+#[cfg(feature = "quanta-clock")]
+impl Default for QuantaClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "quanta-clock")]
+impl Clock for QuantaClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.clock.delta_as_nanos(self.origin, self.clock.raw())
+    }
+}
+
 /// A clock that moves only when told to. Clones share the same time.
 #[derive(Clone, Default)]
 pub struct ManualClock {

@@ -10,7 +10,7 @@ use super::error::{CheckNError, InsufficientCapacity, NotUntil, UntilReadyError}
 use super::gcra;
 use super::quota::Quota;
 use super::wait::wait_until;
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{Clock, QuantaClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// A GCRA rate limiter for one stream of cells (a whole service, one upstream API).
@@ -19,7 +19,7 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 /// loop; a refusal reads it and writes nothing. No background task, no lock.
 ///
 /// Not `Clone`: share it with an `Arc`. Generic over its [`Clock`]; the default is
-/// [`MonotonicClock`]; tests pass a [`ManualClock`](crate::clock::ManualClock) or a
+/// [`QuantaClock`] (the CPU's time-stamp counter, as governor uses); tests pass a [`ManualClock`](crate::clock::ManualClock) or a
 /// [`TokioClock`](crate::clock::TokioClock) through [`with_clock`](Self::with_clock).
 ///
 /// See the [module docs](super) for semantics, costs and comparisons.
@@ -41,16 +41,16 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 /// assert!(limiter.check().is_ok());
 /// # Ok::<(), throng::ratelimit::InvalidQuota>(())
 /// ```
-pub struct RateLimiter<C: Clock = MonotonicClock> {
+pub struct RateLimiter<C: Clock = QuantaClock> {
     tat: CachePadded<AtomicU64>,
     quota: Quota,
     clock: C,
 }
 
-impl RateLimiter<MonotonicClock> {
+impl RateLimiter<QuantaClock> {
     /// A limiter on the real monotonic clock, with its full burst available.
     pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, MonotonicClock::new())
+        Self::with_clock(quota, QuantaClock::new())
     }
 }
 
@@ -89,7 +89,7 @@ impl<C: Clock> RateLimiter<C> {
     /// Sleeps on tokio's timer for the wait each refusal names, then re-checks (other
     /// callers may have taken the slot; waiters are not queued, so there is no
     /// fairness between them). The clock must move with tokio's time
-    /// ([`MonotonicClock`], or [`TokioClock`](crate::clock::TokioClock) under paused
+    /// ([`QuantaClock`], or [`TokioClock`](crate::clock::TokioClock) under paused
     /// time); with a [`ManualClock`](crate::clock::ManualClock) it would spin on zero-length sleeps until the clock is moved.
     ///
     /// # Cancel safety

@@ -16,7 +16,7 @@ use super::error::{CheckNError, InsufficientCapacity, KeyedCheckError, NotUntil,
 use super::gcra;
 use super::quota::Quota;
 use super::wait::wait_until;
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{Clock, QuantaClock};
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RwLock;
 
@@ -91,7 +91,7 @@ struct Shard<K> {
 /// assert!(posts.check("bob").is_ok(), "each user has their own quota");
 /// # Ok::<(), throng::ratelimit::InvalidQuota>(())
 /// ```
-pub struct KeyedRateLimiter<K, C: Clock = MonotonicClock> {
+pub struct KeyedRateLimiter<K, C: Clock = QuantaClock> {
     shards: Box<[CachePadded<RwLock<Shard<K>>>]>,
     mask: usize,
     hasher: Hasher,
@@ -110,10 +110,10 @@ fn default_shards() -> usize {
         .clamp(MIN_SHARDS, MAX_SHARDS)
 }
 
-impl<K: Hash + Eq> KeyedRateLimiter<K, MonotonicClock> {
+impl<K: Hash + Eq> KeyedRateLimiter<K, QuantaClock> {
     /// A limiter on the real monotonic clock tracking at most `max_keys` keys.
     pub fn new(quota: Quota, max_keys: NonZeroUsize) -> Self {
-        Self::with_clock(quota, max_keys, MonotonicClock::new())
+        Self::with_clock(quota, max_keys, QuantaClock::new())
     }
 }
 

@@ -115,9 +115,11 @@
 //!
 //! ## Clocks
 //!
-//! [`MonotonicClock`] (std `Instant`) is exact and the default. Its read is most of a
-//! check's cost (about 65 ns on the benchmark VM, where `clock_gettime` is slow; about
-//! 20 ns on bare metal). [`CoarseClock`] reads one cached atomic, refreshed every
+//! [`QuantaClock`](crate::clock::QuantaClock) (the CPU's time-stamp counter through the
+//! `quanta` crate, which governor uses too) is exact and the default: on the benchmark VM
+//! it costs about half of [`MonotonicClock`] (std `Instant`, about 65 ns there because
+//! `clock_gettime` is slow; about 20 ns on bare metal), and the clock read is most of a
+//! check's cost. [`CoarseClock`] reads one cached atomic, refreshed every
 //! `resolution` by an owned thread: checks get 10–20× faster, at the price of decisions
 //! made "as of" up to one resolution ago (refusal waits up to one resolution long; if
 //! `T` is shorter than the resolution, cells pass in clumps at each step, at the right
