@@ -2,6 +2,7 @@
 
 use crate::report::Case;
 
+pub mod breaker;
 pub mod broadcast;
 pub mod counter;
 pub mod keeper;
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(keeper::cases());
     cases.extend(broadcast::cases());
     cases.extend(pool::cases());
+    cases.extend(breaker::cases());
     cases
 }

@@ -140,7 +140,10 @@ impl<C: Clock> Breaker<C> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.call_classified(f, Outcome::of).await
+        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        let result = f().await;
+        permit.record(Outcome::of(&result));
+        result.map_err(CallError::Inner)
     }
 
     /// Runs `f` through the breaker; `classify` decides whether its result was a success,
