@@ -135,6 +135,7 @@ impl<C: Clock> Breaker<C> {
     ///
     /// Dropping the returned future before it completes drops the permit: the call is
     /// counted as ignored (not as a failure) and a half-open probe slot is freed.
+    #[inline]
     pub async fn call<T, E, F, Fut>(&self, f: F) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Fut,
@@ -159,6 +160,7 @@ impl<C: Clock> Breaker<C> {
     /// # Cancel safety
     ///
     /// As [`call`](Self::call): a dropped call is ignored.
+    #[inline]
     pub async fn call_classified<T, E, F, Fut, K>(
         &self,
         f: F,
