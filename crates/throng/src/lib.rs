@@ -24,6 +24,9 @@
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
+//! - Use [`Breaker`](breaker::Breaker) for a circuit breaker in front of a downstream:
+//!   trips on consecutive failures or a failure rate over a sliding window, rejects fast
+//!   while open, probes when half-open; cancelled calls are not failures.
 //!
 //! Each module's docs say when to use it, when a std or tokio primitive is the better
 //! choice, what it costs (measured), and which pitfall of the Go original it avoids.
