@@ -289,3 +289,45 @@ fn slow_calls_feed_the_rate_window() {
     }
     assert_eq!(b.state(), State::Open);
 }
+
+#[test]
+fn stress_concurrent_verdicts_lose_no_count_in_either_window() {
+    const THREADS: u64 = 4;
+    const EACH: u64 = 5_000;
+    let clock = ManualClock::new();
+    let windows = [
+        Window::count((THREADS * EACH) as u32),
+        Window::Time {
+            span: Duration::from_secs(10),
+            buckets: 10,
+        },
+    ];
+    for window in windows {
+        let b = Breaker::builder()
+            .no_consecutive_failures()
+            .failure_rate(1.0, window)
+            .minimum_calls(1)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    for i in 0..EACH {
+                        let p = b.try_acquire().expect("never trips below 100 %");
+                        if i % 4 == 3 {
+                            p.failure();
+                        } else {
+                            p.success();
+                        }
+                    }
+                });
+            }
+        });
+        let m = b.metrics();
+        assert_eq!(m.state, State::Closed, "{window:?}");
+        assert_eq!(m.window_calls, THREADS * EACH, "{window:?}");
+        assert_eq!(m.window_failures, THREADS * EACH / 4, "{window:?}");
+        assert_eq!(m.successes + m.failures, THREADS * EACH);
+    }
+}

@@ -188,7 +188,8 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Opens the breaker now (for a cool-down), whatever its state: an operator's kill
-    /// switch, or a signal from elsewhere that the downstream is down.
+    /// switch, or a signal from elsewhere that the downstream is down. If it is already
+    /// open, the cool-down starts over (and an open → open event is emitted).
     pub fn trip(&self) {
         let now = self.inner.clock.now_nanos();
         let mut core = self.inner.lock();
