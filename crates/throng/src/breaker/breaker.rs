@@ -258,7 +258,11 @@ impl<C: Clock> Inner<C> {
 
     fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.stats.count(Counted::Rejected);
-        Rejected { state, retry_after }
+        Rejected {
+            state,
+            retry_after_ns: retry_after
+                .map_or(u64::MAX, |d| crate::clock::nanos(d).min(u64::MAX - 1)),
+        }
     }
 
     /// Admission when the word said open or half-open.

@@ -92,10 +92,11 @@ impl Error for InvalidBreaker {}
 ///
 /// Carries the state that refused and, when open, how long until the cool-down ends
 /// (governor's `NotUntil`, for a breaker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     pub(crate) state: State,
-    pub(crate) retry_after: Option<Duration>,
+    /// Nanoseconds, `u64::MAX` for none: keeps the error (and `call`'s result) small.
+    pub(crate) retry_after_ns: u64,
 }
 
 impl Rejected {
@@ -108,13 +109,22 @@ impl Rejected {
     /// probe. `None` when half-open with every probe slot taken (a slot frees when a
     /// probe finishes, so no time can be promised).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        (self.retry_after_ns != u64::MAX).then(|| Duration::from_nanos(self.retry_after_ns))
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("state", &self.state)
+            .field("retry_after", &self.retry_after())
+            .finish()
     }
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.state, self.retry_after) {
+        match (self.state, self.retry_after()) {
             (State::HalfOpen, _) => f.write_str("circuit half-open, probes busy"),
             (_, Some(d)) => write!(f, "circuit open, retry after {d:?}"),
             (_, None) => f.write_str("circuit open"),
