@@ -3,6 +3,7 @@
 use crate::report::Case;
 
 pub mod batch;
+pub mod breaker;
 pub mod broadcast;
 pub mod counter;
 pub mod keeper;
@@ -22,5 +23,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(pool::cases());
     cases.extend(batch::cases());
     cases.extend(ratelimit::cases());
+    cases.extend(breaker::cases());
     cases
 }

@@ -37,6 +37,9 @@
 //!   with at most N in flight, on every core, results in input order, the first error
 //!   cancelling the rest; and [`Group`](parallel::Group) for errgroup-style tasks that
 //!   succeed or fail together.
+//! - Use [`Breaker`](breaker::Breaker) for a circuit breaker in front of a downstream:
+//!   trips on consecutive failures or a failure rate over a sliding window, rejects fast
+//!   while open, probes when half-open; cancelled calls are not failures.
 //!
 //! Each module's docs say when to use it, when a std or tokio primitive is the better
 //! choice, what it costs (measured), and which pitfall of the Go original it avoids.
