@@ -48,8 +48,9 @@
       joined: false, // we want to be in it (re-joined after a reconnect)
       members: new Set(),
       epoch: 0, // bumped when the server's sequence restarted (history lost)
-      seqs: new Set(), // seqs shown in this epoch (dedupe)
+      bySeq: new Map(), // seq -> message shown in this epoch (dedupe, restart detection)
       lastSeq: 0, // highest seq seen in this epoch
+      reconnectFrom: 0, // lastSeq when the current connection (re)joined
       items: [], // sorted {epoch, key, sub, node}
       historyQueue: [], // kinds of history requests in flight, FIFO: "older" | {fillTo}
       noOlder: false,
@@ -232,21 +233,15 @@
     r.members = new Set(msg.members);
     const hist = msg.history || [];
     const prevLast = r.lastSeq;
+    const epoch = r.epoch;
+    r.reconnectFrom = prevLast;
+    r.historyQueue = []; // requests of the old connection get no reply
     const newest = hist.length ? hist[hist.length - 1].seq : 0;
-    const reset = prevLast > 0 && newest < prevLast;
-    if (reset) {
-      // The room's sequence went backwards: the server restarted without its history.
-      // Start a new epoch so the new seqs are not mistaken for ones already shown.
-      r.epoch += 1;
-      r.seqs = new Set();
-      r.lastSeq = 0;
-      r.noOlder = false;
-      addNotice(r, "The server restarted; earlier history is not available.");
-    } else if (prevLast > 0) {
-      addNotice(r, "Reconnected.");
-    }
+    if (prevLast > 0) addNotice(r, "Reconnected.");
+    // The room's sequence went backwards: the server restarted without its history.
+    if (prevLast > 0 && newest < prevLast) resetEpoch(r);
     for (const m of hist) addMessage(r, m);
-    if (!reset && prevLast > 0 && hist.length && hist[0].seq > prevLast + 1) {
+    if (r.epoch === epoch && prevLast > 0 && hist.length && hist[0].seq > prevLast + 1) {
       // A gap between what we saw and what joined.history covers: fetch it.
       requestHistory(r, hist[0].seq, FILL_PAGE, { fillTo: prevLast });
     }
@@ -330,6 +325,8 @@
   }
 
   // ---- history and ordering ------------------------------------------------------------
+  let noticeCounter = 0;
+
   function requestHistory(r, before, limit, kind) {
     const req = { type: "history", room: r.name, limit };
     if (before !== null) req.before = before;
@@ -343,9 +340,45 @@
     return null;
   }
 
+  // A new epoch: the server's sequence restarted (in-memory history lost in a restart),
+  // so its seqs must not be deduplicated against the ones shown before. Messages this
+  // connection already added (seq above reconnectFrom) move to the new epoch.
+  function resetEpoch(r) {
+    const old = r.epoch;
+    r.epoch += 1;
+    const kept = new Map();
+    for (const it of r.items) {
+      if (it.epoch === old && it.isMsg && it.key > r.reconnectFrom) {
+        it.epoch = r.epoch;
+        kept.set(it.key, r.bySeq.get(it.key));
+      }
+    }
+    r.bySeq = kept;
+    r.lastSeq = kept.size ? Math.max(...kept.keys()) : 0;
+    r.reconnectFrom = 0;
+    r.noOlder = false;
+    r.items.sort(cmp);
+    noticeCounter += 1;
+    const li = document.createElement("li");
+    li.className = "notice";
+    li.textContent = "The server restarted; messages from before it are not in its history.";
+    insertItem(r, { epoch: r.epoch, key: 0, sub: noticeCounter, node: li });
+    if (state.active === r.name) showRoom(r.name);
+  }
+
+  function sameMessage(a, b) {
+    return a.ts === b.ts && a.from === b.from && a.text === b.text;
+  }
+
   function addMessage(r, m) {
-    if (typeof m.seq !== "number" || r.seqs.has(m.seq)) return;
-    r.seqs.add(m.seq);
+    if (typeof m.seq !== "number") return;
+    const seen = r.bySeq.get(m.seq);
+    if (seen) {
+      // Seen before this connection and different now: the sequence restarted.
+      if (m.seq <= r.reconnectFrom && !sameMessage(seen, m)) resetEpoch(r);
+      else return; // a duplicate (history overlapping what we have): drop
+    }
+    r.bySeq.set(m.seq, { ts: m.ts, from: m.from, text: m.text });
     if (m.seq > r.lastSeq) r.lastSeq = m.seq;
     const li = document.createElement("li");
     li.className = "msg" + (m.from === state.name ? " mine" : "");
@@ -371,7 +404,6 @@
     }
   }
 
-  let noticeCounter = 0;
   function addNotice(r, text) {
     const li = document.createElement("li");
     li.className = "notice";
