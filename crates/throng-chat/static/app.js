@@ -241,9 +241,11 @@
     // The room's sequence went backwards: the server restarted without its history.
     if (prevLast > 0 && newest < prevLast) resetEpoch(r);
     for (const m of hist) addMessage(r, m);
-    if (r.epoch === epoch && prevLast > 0 && hist.length && hist[0].seq > prevLast + 1) {
-      // A gap between what we saw and what joined.history covers: fetch it.
-      requestHistory(r, hist[0].seq, FILL_PAGE, { fillTo: prevLast });
+    // A gap between what we saw and what joined.history covers: fetch it. After a
+    // restart that lost history, the gap is everything the new server has before it.
+    const fillTo = r.epoch === epoch ? prevLast : 0;
+    if (prevLast > 0 && hist.length && hist[0].seq > fillTo + 1) {
+      requestHistory(r, hist[0].seq, FILL_PAGE, { fillTo });
     }
     if (fresh || state.active === null) showRoom(r.name);
     renderRooms();
@@ -281,13 +283,16 @@
     if (!r) return;
     const kind = r.historyQueue.shift();
     const msgs = msg.messages || [];
+    const epoch = r.epoch;
     for (const m of msgs) addMessage(r, m);
     if (kind === "older") {
       if (msgs.length < PAGE) r.noOlder = true;
     } else if (kind && kind.fillTo !== undefined) {
-      // Keep going back until the gap is closed or the server has nothing older.
-      if (msgs.length === FILL_PAGE && msgs[0].seq > kind.fillTo + 1) {
-        requestHistory(r, msgs[0].seq, FILL_PAGE, kind);
+      // Keep going back until the gap is closed or the server has nothing older (from
+      // the start, if this reply showed that the server's sequence restarted).
+      const fillTo = r.epoch === epoch ? kind.fillTo : 0;
+      if (msgs.length === FILL_PAGE && msgs[0].seq > fillTo + 1) {
+        requestHistory(r, msgs[0].seq, FILL_PAGE, { fillTo });
       }
     }
     if (state.active === r.name) renderOlderButton();

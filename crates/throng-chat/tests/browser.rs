@@ -3,7 +3,10 @@
 //! receive, then live through a server restart on the same address: both pages show that
 //! they are reconnecting, reconnect on their own (one of them while another client holds
 //! its name, so it retries), re-join, and show the messages posted while they were away,
-//! in order, with no gap. A screenshot is saved to `target/browser-chat.png`.
+//! in order, with no gap (the new server's `joined.history` holds only two, so the pages
+//! fetch the rest with `history`). A screenshot is saved to `target/browser-chat.png`.
+//! A second test pages back through history with "Load older", switches rooms and
+//! leaves one.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them). Without them the test prints
@@ -217,37 +220,63 @@ fn assert_contiguous(msgs: &[(u64, String, String)]) {
     assert_eq!(seqs, want, "a gap or a repeat in {msgs:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_browsers_join_post_receive_and_recover_from_a_server_restart() {
+/// Paths to chromium and chromedriver; `None` (after saying so) when the test should
+/// skip; a panic when one is missing under `THRONG_REQUIRE_BROWSER=1`.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
     let chromium = find_program(
         "THRONG_CHROMIUM",
         &["chromium", "chromium-browser", "google-chrome"],
     );
     let chromedriver = find_program("THRONG_CHROMEDRIVER", &["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-        assert_ne!(
-            std::env::var("THRONG_REQUIRE_BROWSER").as_deref(),
-            Ok("1"),
-            "THRONG_REQUIRE_BROWSER=1 but chromium or chromedriver is not installed"
-        );
-        println!("skipped: no chromium/chromedriver");
+    match (chromium, chromedriver) {
+        (Some(chromium), Some(chromedriver)) => Some((chromium, chromedriver)),
+        _ => {
+            assert_ne!(
+                std::env::var("THRONG_REQUIRE_BROWSER").as_deref(),
+                Ok("1"),
+                "THRONG_REQUIRE_BROWSER=1 but chromium or chromedriver is not installed"
+            );
+            println!("skipped: no chromium/chromedriver");
+            None
+        }
+    }
+}
+
+/// Runs `scenario` with `n` browser sessions; closes them and chromedriver whatever it
+/// does (it runs as its own task, so a panic in it comes back here first).
+async fn with_browsers<F, Fut>(n: usize, scenario: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some((chromium, chromedriver)) = browser_programs() else {
         return;
     };
-
     let driver = Driver::start(&chromedriver).await;
-    let alice = browser(&driver, &chromium).await;
-    let bob = browser(&driver, &chromium).await;
-    // The scenario runs as its own task so the sessions are closed whatever it does.
-    let outcome = tokio::spawn(scenario(alice.clone(), bob.clone())).await;
-    let _ = alice.close().await;
-    let _ = bob.close().await;
+    let mut pages = Vec::new();
+    for _ in 0..n {
+        pages.push(browser(&driver, &chromium).await);
+    }
+    let outcome = tokio::spawn(scenario(pages.clone())).await;
+    for page in pages {
+        let _ = page.close().await;
+    }
     driver.stop().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
 }
 
-async fn scenario(alice: Client, bob: Client) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_join_post_receive_and_recover_from_a_server_restart() {
+    with_browsers(2, |pages| async move {
+        let [alice, bob] = <[Client; 2]>::try_from(pages).unwrap();
+        restart_scenario(alice, bob).await;
+    })
+    .await;
+}
+
+async fn restart_scenario(alice: Client, bob: Client) {
     let server = start(config()).await;
     let addr = server.addr;
 
@@ -270,6 +299,8 @@ async fn scenario(alice: Client, bob: Client) {
     }
     let mut cfg = config();
     cfg.listen = addr;
+    // joined.history holds only the last two messages: the pages must ask for the rest.
+    cfg.join_history = 2;
     let server: Server = start(cfg).await;
 
     // Hold bob's name, as his old connection would if it were not gone yet: his page
@@ -338,6 +369,101 @@ async fn scenario(alice: Client, bob: Client) {
         .join("browser-chat.png");
     std::fs::write(&shot, png).expect("screenshot saved");
     println!("screenshot: {}", shot.display());
+
+    drop(carol);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_scrolls_back_through_history_switches_rooms_and_leaves() {
+    with_browsers(1, |pages| {
+        history_rooms_scenario(pages.into_iter().next().unwrap())
+    })
+    .await;
+}
+
+const ROOM_TITLE: &str = "return document.getElementById('room-title').textContent;";
+const ROOM_LIST: &str = "return Array.from(document.querySelectorAll('#rooms button'))\
+                         .map(b => b.dataset.room);";
+
+async fn shows_room(page: &Client, room: &str) {
+    let title = format!("#{room}");
+    wait_until(page, &title, ROOM_TITLE, |v| v == title.as_str()).await;
+}
+
+async fn click(page: &Client, css: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The next `presence` frame for `room`, as `(user, event)`.
+async fn presence(c: &mut support::Client, room: &str) -> (String, String) {
+    loop {
+        let p = c.recv_type("presence").await;
+        if p["room"] == room {
+            return (
+                p["user"].as_str().unwrap().to_owned(),
+                p["event"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+}
+
+async fn history_rooms_scenario(page: Client) {
+    let mut cfg = config();
+    cfg.join_history = 5;
+    cfg.post_burst = 100;
+    let server = start(cfg).await;
+    let mut carol = support::Client::login(&server, "carol").await;
+    carol.join("lobby").await;
+    carol.join("dev").await;
+    let texts: Vec<String> = (1..=57).map(|i| format!("old {i}")).collect();
+    for text in &texts {
+        carol
+            .send(json!({"type": "post", "room": "lobby", "text": text}))
+            .await;
+        carol.recv_type("message").await;
+    }
+    let from = |seq: usize| -> Vec<&str> { texts[seq - 1..].iter().map(String::as_str).collect() };
+
+    // Joining shows the last five; "Load older" pages back 50 at a time, then hides.
+    login_and_join(&page, server.addr, "dave", "lobby").await;
+    messages_are(&page, &from(53)).await;
+    click(&page, "#older").await;
+    messages_are(&page, &from(3)).await;
+    click(&page, "#older").await;
+    assert_contiguous(&messages_are(&page, &from(1)).await);
+    let older_hidden = "return document.getElementById('older').hidden;";
+    wait_until(&page, "no older messages", older_hidden, |v| v == true).await;
+
+    // A second room; the room list switches between them.
+    type_enter(&page, "room", "dev").await;
+    shows_room(&page, "dev").await;
+    members_include(&page, &["carol", "dave"]).await;
+    assert_eq!(
+        presence(&mut carol, "dev").await,
+        ("dave".into(), "join".into())
+    );
+    click(&page, "button.room-btn[data-room='lobby']").await;
+    shows_room(&page, "lobby").await;
+    click(&page, "button.room-btn[data-room='dev']").await;
+    shows_room(&page, "dev").await;
+
+    // Leave: the others are told, the room goes from the list.
+    click(&page, "#leave").await;
+    assert_eq!(
+        presence(&mut carol, "dev").await,
+        ("dave".into(), "leave".into())
+    );
+    wait_until(&page, "only lobby listed", ROOM_LIST, |v| {
+        v == &json!(["lobby"])
+    })
+    .await;
+    shows_room(&page, "lobby").await;
 
     drop(carol);
     server.shutdown().await.unwrap();
