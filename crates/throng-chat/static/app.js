@@ -14,7 +14,7 @@
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    status: $("status"), login: $("login"), loginForm: $("login-form"), name: $("name"),
+    status: $("status"), countdown: $("countdown"), login: $("login"), loginForm: $("login-form"), name: $("name"),
     loginError: $("login-error"), chat: $("chat"), me: $("me"), joinForm: $("join-form"),
     room: $("room"), rooms: $("rooms"), roomTitle: $("room-title"), leave: $("leave"),
     older: $("older"), log: $("log"), membersBox: $("members-box"), members: $("members"),
@@ -64,9 +64,12 @@
     return proto + "//" + location.host + "/ws";
   }
 
+  // The status is a live region: it changes (and is announced) on transitions only; the
+  // seconds of a reconnect countdown tick beside it, outside the region.
   function setStatus(kind, text) {
     el.status.dataset.state = kind;
     el.status.textContent = text;
+    el.countdown.textContent = "";
   }
 
   function connect() {
@@ -141,10 +144,11 @@
     const ms = delay === undefined ? backoffMs(state.attempt) : delay;
     state.attempt += 1;
     const due = Date.now() + ms;
+    const why = state.lastReason ? " (" + state.lastReason + ")" : "";
+    setStatus("reconnecting", "Disconnected" + why + ", reconnecting");
     const tick = () => {
       const left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
-      const why = state.lastReason ? " (" + state.lastReason + ")" : "";
-      setStatus("reconnecting", "Disconnected" + why + ", reconnecting in " + left + "s");
+      el.countdown.textContent = " in " + left + "s";
     };
     tick();
     state.countdownTimer = setInterval(tick, 1000);
@@ -195,7 +199,7 @@
       case "error":
         return onError(msg);
       case "bye":
-        setStatus("reconnecting", "Server is restarting…");
+        setStatus("reconnecting", "The server is shutting down…");
         return;
     }
   }
@@ -448,7 +452,6 @@
   function setConnectedUi(on) {
     for (const b of el.postForm.querySelectorAll("input, button")) b.disabled = !on;
     for (const b of el.joinForm.querySelectorAll("input, button")) b.disabled = !on;
-    el.leave.disabled = !on;
     el.older.disabled = !on;
   }
 
@@ -595,7 +598,8 @@
     const r = state.rooms.get(state.active);
     if (!r) return;
     r.joined = false;
-    send({ type: "leave", room: r.name });
+    // Offline, there is nothing to tell the server: it forgot us with the connection.
+    if (!send({ type: "leave", room: r.name })) onLeft({ room: r.name });
   });
 
   el.older.addEventListener("click", () => {

@@ -369,6 +369,10 @@ async fn restart_scenario(alice: Client, bob: Client) {
         .join("browser-chat.png");
     std::fs::write(&shot, png).expect("screenshot saved");
     println!("screenshot: {}", shot.display());
+    // And at a phone's width (one column).
+    bob.set_window_size(390, 844).await.unwrap();
+    let png = bob.screenshot().await.expect("screenshot");
+    std::fs::write(shot.with_file_name("browser-chat-phone.png"), png).unwrap();
 
     drop(carol);
     server.shutdown().await.unwrap();
