@@ -7,6 +7,7 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 15000;
   const NAME_TAKEN_RETRY_MS = 1000; // our old connection may not be gone yet
+  const NAME_TAKEN_QUICK_TRIES = 5;
   const PING_EVERY_MS = 25000;
   const PONG_WAIT_MS = 10000;
   const PAGE = 50; // messages per "load older"
@@ -34,6 +35,7 @@
     pingTimer: null,
     pongTimer: null,
     nameTakenRetry: false,
+    nameTakenTries: 0,
     lastReason: "",
     stopped: true, // no reconnecting (before login, or after a fatal name error)
     rooms: new Map(), // room name -> Room
@@ -121,9 +123,15 @@
       return;
     }
     if (state.nameTakenRetry) {
-      // Our previous connection still holds the name; it will be gone shortly.
+      // Our previous connection still holds the name; it should be gone shortly. Retry
+      // soon a few times, then back off as usual (someone else may have the name).
       state.lastReason = "name still held by the old connection";
-    scheduleReconnect(NAME_TAKEN_RETRY_MS * (0.5 + Math.random()));
+      state.nameTakenTries += 1;
+      if (state.nameTakenTries <= NAME_TAKEN_QUICK_TRIES) {
+        scheduleReconnect(NAME_TAKEN_RETRY_MS * (0.5 + Math.random()));
+      } else {
+        scheduleReconnect();
+      }
       return;
     }
     // 1001 shutdown (after bye), 4008 slow consumer, 1006 lost, 503 at upgrade: all the
@@ -170,7 +178,12 @@
       if (!send({ type: "ping" })) return;
       clearTimeout(state.pongTimer);
       state.pongTimer = setTimeout(() => {
-        if (state.ws) state.ws.close();
+        // A dead link may never finish the close handshake: drop it and go on now.
+        const ws = state.ws;
+        if (!ws) return;
+        state.ws = null;
+        ws.close();
+        onDisconnected(1006, "no answer to ping");
       }, PONG_WAIT_MS);
     }, PING_EVERY_MS);
   }
@@ -208,6 +221,7 @@
     state.welcomed = true;
     state.everWelcomed = true;
     state.attempt = 0;
+    state.nameTakenTries = 0;
     state.lastReason = "";
     setStatus("connected", "Connected as " + msg.name);
     el.me.textContent = msg.name;
