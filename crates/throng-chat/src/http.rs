@@ -1,4 +1,5 @@
-//! HTTP routes: the WebSocket endpoint, health, readiness, metrics and the JSON APIs.
+//! HTTP routes: the web client, the WebSocket endpoint, health, readiness, metrics and
+//! the JSON APIs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +12,12 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::app::{App, Refused};
-use crate::conn;
+use crate::{conn, web};
 
 /// Every route.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .merge(web::routes())
         .route("/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -4,7 +4,8 @@
 //!   seam for scale-out.
 //! - [`outbox`]: each connection's bounded queue and the slow-consumer rule (close 4008).
 //! - [`conn`]: one connection's reader and batching writer.
-//! - [`http`]: `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
+//! - [`web`]: the browser client (`static/`), embedded and served at `GET /`.
+//! - [`http`]: `/`, `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
 //! - [`app`]: shared state, connection limits, shutdown.
 //! - The per-user request counters are throng's [`throng::keyed::KeyedCounters`],
 //!   dumped by throng's [`throng::dump::Dumper`].
@@ -21,6 +22,7 @@ pub mod outbox;
 pub mod protocol;
 pub mod rooms;
 pub mod store;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
