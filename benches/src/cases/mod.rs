@@ -3,6 +3,7 @@
 use crate::report::Case;
 
 pub mod broadcast;
+pub mod cache;
 pub mod counter;
 pub mod keeper;
 pub mod keyed;
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(keeper::cases());
     cases.extend(broadcast::cases());
     cases.extend(pool::cases());
+    cases.extend(cache::cases());
     cases
 }
