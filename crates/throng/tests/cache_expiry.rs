@@ -9,7 +9,9 @@ use throng::clock::{ManualClock, TokioClock};
 const MS: Duration = Duration::from_millis(1);
 
 fn ttl_cache(clock: &ManualClock, ttl: Duration) -> Cache<u32, u32, ManualClock> {
+    // One shard: the tests count entries, and a shard's share of 100 is what it holds.
     Cache::builder(100)
+        .shards(1)
         .time_to_live(ttl)
         .clock(clock.clone())
         .build()
