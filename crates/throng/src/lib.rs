@@ -24,6 +24,9 @@
 //! - Use [`Broadcaster`](broadcast::Broadcaster) for pub-sub where each subscriber chooses
 //!   what happens when it falls behind, and [`Hub`](broadcast::Hub) for many topics
 //!   (chat rooms).
+//! - Use [`Cache`](cache::Cache) for a bounded concurrent cache (S3-FIFO, weights,
+//!   TTL/TTI on an injectable clock) whose `get_or_load` runs one loader per key even
+//!   when the leading caller is cancelled.
 //!
 //! Each module's docs say when to use it, when a std or tokio primitive is the better
 //! choice, what it costs (measured), and which pitfall of the Go original it avoids.
