@@ -12,18 +12,25 @@
 //!   lowered by one (CLOCK-like); one that was not is evicted.
 //! - A new key whose hash is in the ghost queue skips small and enters main.
 //!
-//! The queues hold slot indices; the shard owns the slots. This file holds only the queue
-//! bookkeeping, the shard drives it.
+//! The queues hold [`Ticket`]s naming entries; the shard owns the entries. This file holds
+//! only the queue bookkeeping, the shard drives it.
 
 use std::collections::VecDeque;
 
 use hashbrown::HashTable;
 
+/// A queue's reference to an entry: its hash (to find it) and id (to tell it apart).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    pub(crate) hash: u64,
+    pub(crate) id: u32,
+}
+
 /// The small and main queues and the ghost set of one shard.
 #[derive(Debug, Default)]
 pub(crate) struct S3Fifo {
-    small: VecDeque<u32>,
-    main: VecDeque<u32>,
+    small: VecDeque<Ticket>,
+    main: VecDeque<Ticket>,
     /// Total weight of live entries in `small`.
     pub(crate) small_weight: u64,
     ghost_order: VecDeque<u64>,
@@ -44,31 +51,31 @@ impl S3Fifo {
         (self.small_weight > small_target && !self.small.is_empty()) || self.main.is_empty()
     }
 
-    /// Appends `idx` to the tail of `q`.
-    pub(crate) fn push(&mut self, q: Queue, idx: u32) {
+    /// Appends `t` to the tail of `q`.
+    pub(crate) fn push(&mut self, q: Queue, t: Ticket) {
         match q {
-            Queue::Small => self.small.push_back(idx),
-            Queue::Main => self.main.push_back(idx),
+            Queue::Small => self.small.push_back(t),
+            Queue::Main => self.main.push_back(t),
         }
     }
 
     /// Takes the head of `q`.
-    pub(crate) fn pop(&mut self, q: Queue) -> Option<u32> {
+    pub(crate) fn pop(&mut self, q: Queue) -> Option<Ticket> {
         match q {
             Queue::Small => self.small.pop_front(),
             Queue::Main => self.main.pop_front(),
         }
     }
 
-    /// Number of indices queued (live and dead).
+    /// Number of tickets queued (live and dead).
     pub(crate) fn queued(&self) -> usize {
         self.small.len() + self.main.len()
     }
 
-    /// Keeps only the indices for which `live` holds.
-    pub(crate) fn retain(&mut self, mut live: impl FnMut(u32) -> bool) {
-        self.small.retain(|&i| live(i));
-        self.main.retain(|&i| live(i));
+    /// Keeps only the tickets for which `live` holds.
+    pub(crate) fn retain(&mut self, mut live: impl FnMut(&Ticket) -> bool) {
+        self.small.retain(|t| live(t));
+        self.main.retain(|t| live(t));
     }
 
     /// Remembers `hash` as recently evicted; the ghost holds at most `cap` hashes.

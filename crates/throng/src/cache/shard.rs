@@ -1,6 +1,10 @@
-//! One shard: a hash table of slot indices, the slots, and the S3-FIFO queues, behind
-//! one `RwLock` owned by the cache. Hits take the read lock; inserts, removals and
-//! evictions take the write lock.
+//! One shard: a hash table holding the entries inline, and the S3-FIFO queues of
+//! tickets, behind one `RwLock` owned by the cache. Hits take the read lock; inserts,
+//! removals and evictions take the write lock.
+//!
+//! Entries live in the table itself, so a hit costs one probe and no second lookup. The
+//! queues hold [`Ticket`]s (hash + id); an entry's id is unique among live tickets
+//! because it is recycled only when the entry's ticket leaves the queues.
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -9,24 +13,24 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use hashbrown::HashTable;
 
 use super::expiry::Expiry;
-use super::policy::{Queue, S3Fifo};
+use super::policy::{Queue, S3Fifo, Ticket};
 
 /// The largest access count an entry keeps (2 bits, as in the S3-FIFO paper).
 const MAX_FREQ: u8 = 3;
 
-/// One resident entry, kept small (24 bytes for `u64` keys and values) because hits
-/// read it: the hash is recomputed when needed and the expiry times live apart.
-pub(crate) struct Entry<K, V> {
+/// One resident entry (32 bytes for `u64` keys and values).
+struct Entry<K, V> {
     key: K,
     value: V,
+    /// Names the entry's ticket in the queues, and its expiry times.
+    id: u32,
     weight: u32,
     queue: Queue,
     /// Hits since it entered its queue (saturates at [`MAX_FREQ`]).
     freq: AtomicU8,
 }
 
-/// An entry's expiry times, in a vector parallel to the slots (used only if the cache
-/// has a TTL or TTI).
+/// An entry's expiry times, indexed by id (used only if the cache has a TTL or TTI).
 #[derive(Default)]
 struct Times {
     /// TTL deadline in clock nanoseconds (`u64::MAX`: none).
@@ -47,15 +51,16 @@ pub(crate) enum Lookup<V> {
 
 /// A shard of the cache.
 pub(crate) struct Shard<K, V> {
-    table: HashTable<u32>,
-    /// `None`: free (in `free`) or dead (removed but its index still queued).
-    slots: Vec<Option<Entry<K, V>>>,
-    /// Parallel to `slots` when the cache has expiry, empty otherwise.
+    table: HashTable<Entry<K, V>>,
+    /// Indexed by id when the cache has expiry, empty otherwise.
     times: Vec<Times>,
-    hasher: foldhash::fast::RandomState,
-    free: Vec<u32>,
-    /// Dead slots: their index is still in a queue.
+    /// Ids ready for reuse (their tickets have left the queues).
+    free_ids: Vec<u32>,
+    /// Ids handed out so far.
+    next_id: u32,
+    /// Tickets in the queues whose entry was removed.
     dead: usize,
+    hasher: foldhash::fast::RandomState,
     policy: S3Fifo,
     /// Total weight of resident entries.
     weight: u64,
@@ -69,11 +74,11 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
     pub(crate) fn new(capacity: u64, hasher: foldhash::fast::RandomState) -> Self {
         Self {
             table: HashTable::new(),
-            slots: Vec::new(),
             times: Vec::new(),
-            hasher,
-            free: Vec::new(),
+            free_ids: Vec::new(),
+            next_id: 0,
             dead: 0,
+            hasher,
             policy: S3Fifo::default(),
             weight: 0,
             capacity,
@@ -96,33 +101,6 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         self.weight
     }
 
-    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.find_entry(hash, key).map(|(i, _)| i)
-    }
-
-    /// The index and entry of `key`, found in one probe.
-    #[inline]
-    fn find_entry<Q>(&self, hash: u64, key: &Q) -> Option<(u32, &Entry<K, V>)>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let slots = &self.slots;
-        let mut found = None;
-        let i = *self.table.find(hash, |&i| match slots.get(i as usize) {
-            Some(Some(e)) if e.key.borrow() == key => {
-                found = Some(e);
-                true
-            }
-            _ => false,
-        })?;
-        found.map(|e| (i, e))
-    }
-
     /// Looks `key` up under the read lock; a hit raises the entry's access count and, with
     /// a TTI, its last access.
     #[inline]
@@ -131,11 +109,11 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Some((i, e)) = self.find_entry(hash, key) else {
+        let Some(e) = self.table.find(hash, |e| e.key.borrow() == key) else {
             return Lookup::Miss;
         };
         if exp.enabled() {
-            let t = &self.times[i as usize];
+            let t = &self.times[e.id as usize];
             if exp.is_expired(t.deadline, &t.accessed, now) {
                 return Lookup::Expired;
             }
@@ -150,6 +128,27 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         Lookup::Hit(e.value.clone())
     }
 
+    fn set_times(&mut self, id: u32, now: u64, exp: &Expiry) {
+        if !exp.enabled() {
+            return;
+        }
+        let t = Times {
+            deadline: exp.deadline(now),
+            accessed: AtomicU64::new(now),
+        };
+        match self.times.get_mut(id as usize) {
+            Some(slot) => *slot = t,
+            None => self.times.push(t),
+        }
+    }
+
+    fn alloc_id(&mut self) -> u32 {
+        self.free_ids.pop().unwrap_or_else(|| {
+            self.next_id += 1;
+            self.next_id - 1
+        })
+    }
+
     /// Inserts or replaces `key`, then evicts until the shard is within its capacity.
     /// The caller checked `weight <= capacity`. Returns the replaced value, if any.
     pub(crate) fn insert(
@@ -161,21 +160,16 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         now: u64,
         exp: &Expiry,
     ) -> Option<V> {
-        let old = if let Some(i) = self.find(hash, &key) {
-            let e = self.slots[i as usize].as_mut()?;
+        let old = if let Some(e) = self.table.find_mut(hash, |e| e.key == key) {
             self.weight = self.weight - u64::from(e.weight) + u64::from(weight);
             if e.queue == Queue::Small {
                 self.policy.small_weight =
                     self.policy.small_weight - u64::from(e.weight) + u64::from(weight);
             }
             e.weight = weight;
+            let id = e.id;
             let old = std::mem::replace(&mut e.value, value);
-            if exp.enabled() {
-                self.times[i as usize] = Times {
-                    deadline: exp.deadline(now),
-                    accessed: AtomicU64::new(now),
-                };
-            }
+            self.set_times(id, now, exp);
             Some(old)
         } else {
             let queue = if self.policy.ghost_take(hash) {
@@ -183,40 +177,22 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
             } else {
                 Queue::Small
             };
-            let entry = Entry {
-                key,
-                value,
-                weight,
-                queue,
-                freq: AtomicU8::new(0),
-            };
-            let times = Times {
-                deadline: exp.deadline(now),
-                accessed: AtomicU64::new(now),
-            };
-            let i = match self.free.pop() {
-                Some(i) => {
-                    self.slots[i as usize] = Some(entry);
-                    if exp.enabled() {
-                        self.times[i as usize] = times;
-                    }
-                    i
-                }
-                None => {
-                    self.slots.push(Some(entry));
-                    if exp.enabled() {
-                        self.times.push(times);
-                    }
-                    (self.slots.len() - 1) as u32
-                }
-            };
-            let (slots, hasher) = (&self.slots, &self.hasher);
-            self.table.insert_unique(hash, i, |&j| {
-                slots[j as usize]
-                    .as_ref()
-                    .map_or(0, |e| hasher.hash_one(&e.key))
-            });
-            self.policy.push(queue, i);
+            let id = self.alloc_id();
+            self.set_times(id, now, exp);
+            let hasher = &self.hasher;
+            self.table.insert_unique(
+                hash,
+                Entry {
+                    key,
+                    value,
+                    id,
+                    weight,
+                    queue,
+                    freq: AtomicU8::new(0),
+                },
+                |e| hasher.hash_one(&e.key),
+            );
+            self.policy.push(queue, Ticket { hash, id });
             self.weight += u64::from(weight);
             if queue == Queue::Small {
                 self.policy.small_weight += u64::from(weight);
@@ -231,6 +207,13 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         old
     }
 
+    fn is_expired(&self, id: u32, now: u64, exp: &Expiry) -> bool {
+        exp.enabled() && {
+            let t = &self.times[id as usize];
+            exp.is_expired(t.deadline, &t.accessed, now)
+        }
+    }
+
     /// Evicts one entry by S3-FIFO (expired entries first in line). Returns false if
     /// both queues are empty.
     fn evict_one(&mut self, now: u64, exp: &Expiry) -> bool {
@@ -240,38 +223,38 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
             } else {
                 Queue::Main
             };
-            let Some(i) = self.policy.pop(from) else {
+            let Some(t) = self.policy.pop(from) else {
                 return false;
             };
-            let Some(e) = self.slots[i as usize].as_mut() else {
-                // A removed entry's leftover index: the slot is free now.
+            let expired = self.is_expired(t.id, now, exp);
+            let Ok(slot) = self.table.find_entry(t.hash, |e| e.id == t.id) else {
+                // The ticket of a removed entry: its id is free now.
                 self.dead -= 1;
-                self.free.push(i);
+                self.free_ids.push(t.id);
                 continue;
             };
-            let expired = exp.enabled() && {
-                let t = &self.times[i as usize];
-                exp.is_expired(t.deadline, &t.accessed, now)
-            };
-            let freq = e.freq.load(Ordering::Relaxed);
+            let freq = slot.get().freq.load(Ordering::Relaxed);
             match from {
                 Queue::Small if !expired && freq > 0 => {
+                    let mut slot = slot;
+                    let e = slot.get_mut();
                     e.queue = Queue::Main;
-                    e.freq.store(0, Ordering::Relaxed);
+                    *e.freq.get_mut() = 0;
                     self.policy.small_weight -= u64::from(e.weight);
-                    self.policy.push(Queue::Main, i);
+                    self.policy.push(Queue::Main, t);
                 }
                 Queue::Main if !expired && freq > 0 => {
-                    e.freq.store(freq - 1, Ordering::Relaxed);
-                    self.policy.push(Queue::Main, i);
+                    let mut slot = slot;
+                    *slot.get_mut().freq.get_mut() = freq - 1;
+                    self.policy.push(Queue::Main, t);
                 }
                 _ => {
-                    let hash = self.hasher.hash_one(&e.key);
-                    self.unlink(i);
-                    self.free.push(i);
+                    let (e, _) = slot.remove();
+                    self.forget(&e);
+                    self.free_ids.push(t.id);
                     if from == Queue::Small && !expired {
                         let cap = self.table.len().max(16);
-                        self.policy.ghost_insert(hash, cap);
+                        self.policy.ghost_insert(t.hash, cap);
                     }
                     return true;
                 }
@@ -279,32 +262,30 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         }
     }
 
-    /// Removes slot `i` from the table and the weights and empties it; the caller decides
-    /// whether the index is free (popped) or dead (still queued).
-    fn unlink(&mut self, i: u32) -> Option<V> {
-        let e = self.slots[i as usize].take()?;
-        let hash = self.hasher.hash_one(&e.key);
-        if let Ok(t) = self.table.find_entry(hash, |&j| j == i) {
-            t.remove();
-        }
+    /// Takes a removed entry's weight out of the totals.
+    fn forget(&mut self, e: &Entry<K, V>) {
         self.weight -= u64::from(e.weight);
         if e.queue == Queue::Small {
             self.policy.small_weight -= u64::from(e.weight);
         }
-        Some(e.value)
     }
 
-    /// Removes `key`; its index stays queued (dead) until eviction or compaction frees it.
+    /// Removes `key`; its ticket stays queued (dead) until eviction or compaction frees
+    /// its id.
     pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(hash, key)?;
-        let v = self.unlink(i);
+        let (e, _) = self
+            .table
+            .find_entry(hash, |e| e.key.borrow() == key)
+            .ok()?
+            .remove();
+        self.forget(&e);
         self.dead += 1;
         self.maybe_compact();
-        v
+        Some(e.value)
     }
 
     /// Removes `key` if it is expired at `now`.
@@ -313,32 +294,45 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Some(i) = self.find(hash, key) else {
+        let Some(id) = self
+            .table
+            .find(hash, |e| e.key.borrow() == key)
+            .map(|e| e.id)
+        else {
             return;
         };
-        if let Some(t) = self.times.get(i as usize) {
-            if exp.is_expired(t.deadline, &t.accessed, now) {
-                self.unlink(i);
-                self.dead += 1;
-                self.maybe_compact();
-            }
+        if !self.is_expired(id, now, exp) {
+            return;
+        }
+        if let Ok(slot) = self.table.find_entry(hash, |e| e.id == id) {
+            let (e, _) = slot.remove();
+            self.forget(&e);
+            self.dead += 1;
+            self.maybe_compact();
         }
     }
 
     /// Removes every entry expired at `now`. Returns how many.
     pub(crate) fn purge_expired(&mut self, now: u64, exp: &Expiry) -> usize {
+        let times = &self.times;
+        let mut removed_weight = 0u64;
+        let mut removed_small = 0u64;
         let mut n = 0;
-        for i in 0..self.slots.len() as u32 {
-            let expired = self.slots[i as usize].is_some() && {
-                let t = &self.times[i as usize];
-                exp.is_expired(t.deadline, &t.accessed, now)
-            };
+        self.table.retain(|e| {
+            let t = &times[e.id as usize];
+            let expired = exp.is_expired(t.deadline, &t.accessed, now);
             if expired {
-                self.unlink(i);
-                self.dead += 1;
                 n += 1;
+                removed_weight += u64::from(e.weight);
+                if e.queue == Queue::Small {
+                    removed_small += u64::from(e.weight);
+                }
             }
-        }
+            !expired
+        });
+        self.weight -= removed_weight;
+        self.policy.small_weight -= removed_small;
+        self.dead += n;
         self.maybe_compact();
         n
     }
@@ -346,26 +340,26 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
     /// Removes everything.
     pub(crate) fn clear(&mut self) {
         self.table.clear();
-        self.slots.clear();
         self.times.clear();
-        self.free.clear();
+        self.free_ids.clear();
+        self.next_id = 0;
         self.dead = 0;
         self.policy.clear();
         self.weight = 0;
     }
 
-    /// Frees dead indices once they outnumber live entries, so remove-heavy use without
-    /// evictions does not grow the queues.
+    /// Frees the ids of dead tickets once they outnumber live entries, so remove-heavy
+    /// use without evictions does not grow the queues.
     fn maybe_compact(&mut self) {
         if self.dead <= self.table.len().max(64) {
             return;
         }
-        let slots = &self.slots;
-        let free = &mut self.free;
-        self.policy.retain(|i| {
-            let live = slots[i as usize].is_some();
+        let table = &self.table;
+        let free = &mut self.free_ids;
+        self.policy.retain(|t| {
+            let live = table.find(t.hash, |e| e.id == t.id).is_some();
             if !live {
-                free.push(i);
+                free.push(t.id);
             }
             live
         });
