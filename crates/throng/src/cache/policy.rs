@@ -10,7 +10,8 @@
 //!   which makes the policy scan resistant).
 //! - Eviction from main: an entry that was hit goes back to the tail with its count
 //!   lowered by one (CLOCK-like); one that was not is evicted.
-//! - A new key whose hash is in the ghost queue skips small and enters main.
+//! - A new key whose hash is in the ghost queue skips small and enters main. The ghost
+//!   remembers up to half as many hashes as the shard holds entries.
 //!
 //! The queues hold [`Ticket`]s naming entries; the shard owns the entries. This file holds
 //! only the queue bookkeeping, the shard drives it.
