@@ -300,3 +300,90 @@ async fn get_or_load_futures_are_send() {
     assert_eq!(f.await, "x");
     assert_eq!(g.await.unwrap(), "x");
 }
+
+/// A small seeded xorshift, so the stress test is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Decrements `running` when the loader finishes or is dropped mid-way.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stress_random_cancellations_never_run_two_loaders_and_never_hang() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for round in 0..200u64 {
+        let c = Cache::<u32, u64>::new(100).unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for i in 0..8u64 {
+            let (c, running, loads) = (c.clone(), running.clone(), loads.clone());
+            let start = rng.below(5);
+            let work = 1 + rng.below(9);
+            let fail = rng.below(4) == 0;
+            handles.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(start)).await;
+                c.try_get_or_load(1, || async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    assert_eq!(now, 1, "two loaders ran at once (round {round})");
+                    let _guard = Running(running);
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(work)).await;
+                    if fail {
+                        Err("failed")
+                    } else {
+                        Ok(round * 100 + i)
+                    }
+                })
+                .await
+            }));
+        }
+        // Cancel a random subset at random times.
+        let mut cancelled = Vec::new();
+        for (i, h) in handles.iter().enumerate() {
+            if rng.below(2) == 0 {
+                cancelled.push(i);
+                let abort = h.abort_handle();
+                let at = rng.below(12);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(at)).await;
+                    abort.abort();
+                });
+            }
+        }
+        let all = async {
+            let mut outcomes = Vec::new();
+            for h in handles {
+                outcomes.push(h.await);
+            }
+            outcomes
+        };
+        // Paused time: a hang would let the clock run to this deadline and fail.
+        let outcomes = tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .unwrap_or_else(|_| panic!("a caller hung in round {round}"));
+        for (i, o) in outcomes.into_iter().enumerate() {
+            match o {
+                Ok(Ok(v)) => assert_eq!(v / 100, round, "a value from this round"),
+                Ok(Err(e)) => assert_eq!(e, "failed"),
+                Err(e) => assert!(e.is_cancelled() && cancelled.contains(&i)),
+            }
+        }
+        assert_eq!(running.load(Ordering::SeqCst), 0);
+        assert!(loads.load(Ordering::SeqCst) <= 8);
+    }
+}
