@@ -20,6 +20,31 @@ use super::shard::{Lookup, Shard};
 /// time-to-idle, and single-flight loading. See the [module docs](super).
 ///
 /// Cloning is cheap and shares the cache.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::cache::Cache;
+/// use throng::clock::ManualClock;
+///
+/// let clock = ManualClock::new();
+/// let cache: Cache<&str, u32, _> = Cache::builder(2)
+///     .shards(1)
+///     .time_to_idle(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build()
+///     .expect("valid config");
+/// cache.insert("a", 1);
+/// assert_eq!(cache.get("a"), Some(1));
+/// clock.advance(Duration::from_secs(10));
+/// assert_eq!(cache.get("a"), None, "idle for 10 s");
+///
+/// for (i, k) in ["b", "c", "d"].into_iter().enumerate() {
+///     cache.insert(k, i as u32);
+/// }
+/// assert_eq!(cache.len(), 2, "bounded");
+/// ```
 pub struct Cache<K, V, C = MonotonicClock> {
     pub(crate) inner: Arc<Inner<K, V, C>>,
 }
@@ -192,6 +217,24 @@ where
     /// [`InsertError::ZeroWeight`] if `weight` is 0, [`InsertError::TooHeavy`] if it is
     /// above [`max_entry_weight`](Self::max_entry_weight); the key and value are handed
     /// back and the cache is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use throng::cache::{Cache, InsertError};
+    ///
+    /// // At most 1 MiB of values, in one shard so one entry may use all of it.
+    /// let cache: Cache<u32, Vec<u8>> = Cache::builder(1 << 20).shards(1).build().unwrap();
+    /// let page = vec![0u8; 4096];
+    /// cache.insert_with_weight(1, page.clone(), page.len() as u32).unwrap();
+    /// assert_eq!(cache.weighted_size(), 4096);
+    ///
+    /// let huge = vec![0u8; 2 << 20];
+    /// let err = cache.insert_with_weight(2, huge, 2 << 20).unwrap_err();
+    /// assert!(matches!(err, InsertError::TooHeavy { .. }));
+    /// let (key, _value) = err.into_inner(); // handed back
+    /// assert_eq!(key, 2);
+    /// ```
     pub fn insert_with_weight(
         &self,
         key: K,
