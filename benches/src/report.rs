@@ -23,16 +23,25 @@ impl CaseResult {
             .iter()
             .map(|(peer, value)| {
                 format!(
-                    "case={} throng={:.0} peer={}:{:.0} unit={} ratio={:.2}",
+                    "case={} throng={} peer={}:{} unit={} ratio={:.2}",
                     self.name,
-                    self.throng,
+                    fmt_value(self.throng),
                     peer,
-                    value,
+                    fmt_value(*value),
                     self.unit,
                     self.throng / value
                 )
             })
             .collect()
+    }
+}
+
+/// A value as printed: whole numbers for rates, two decimals below 1000 (percentages).
+fn fmt_value(v: f64) -> String {
+    if v.abs() < 1000.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
     }
 }
 

@@ -5,6 +5,7 @@ use crate::report::Case;
 pub mod batch;
 pub mod breaker;
 pub mod broadcast;
+pub mod cache;
 pub mod counter;
 pub mod keeper;
 pub mod keyed;
@@ -24,5 +25,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(batch::cases());
     cases.extend(ratelimit::cases());
     cases.extend(breaker::cases());
+    cases.extend(cache::cases());
     cases
 }

@@ -40,6 +40,9 @@
 //! - Use [`Breaker`](breaker::Breaker) for a circuit breaker in front of a downstream:
 //!   trips on consecutive failures or a failure rate over a sliding window, rejects fast
 //!   while open, probes when half-open; cancelled calls are not failures.
+//! - Use [`Cache`](cache::Cache) for a bounded concurrent cache (S3-FIFO, weights,
+//!   TTL/TTI on an injectable clock) whose `get_or_load` runs one loader per key even
+//!   when the leading caller is cancelled.
 //!
 //! Each module's docs say when to use it, when a std or tokio primitive is the better
 //! choice, what it costs (measured), and which pitfall of the Go original it avoids.
