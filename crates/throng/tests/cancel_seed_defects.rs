@@ -1,6 +1,7 @@
-//! Regressions for the seed's cancellation defects (S4-1, S5-2, S5-5, S6-1, S7-1, S7-2 in
-//! shared/reference/seed-defects.md), each written the Rust way and checked for leaks and
-//! latency on paused time.
+//! Regressions for the seed's cancellation defects (S4-1, S4-2, S4-3, S5-2, S5-5, S6-1,
+//! S6-2, S7-1, S7-2 in shared/reference/seed-defects.md), each written the Rust way and
+//! checked for leaks and latency on paused time. S5-1 (the snippet does not compile) has
+//! nothing to regress.
 #![cfg(feature = "cancel")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -241,4 +242,62 @@ async fn s7_2_completed_cancelled_and_deadline_exceeded_are_distinct() {
     let res = cancelled.run_with(|t| do_work(t, 3, 100 * MS)).await;
     assert_eq!(res, Err(Stopped::Cancelled));
     assert_eq!(cancelled.stop_reason(), Some(Stopped::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_2_which_outcome_wins_a_tie_is_documented_and_deterministic() {
+    // Seed: "select prevents starvation", but Go's select picks a ready case at random.
+    // `run_until` checks in a documented order instead: work that finishes as the deadline
+    // passes keeps its value, and work that finishes because of the cancellation does not
+    // mask the cancellation.
+    for _ in 0..100 {
+        let scope = Scope::with_timeout(10 * MS);
+        let res = scope.run(async {
+            sleep(10 * MS).await;
+            "done"
+        });
+        assert_eq!(res.await, Ok("done"));
+    }
+    for _ in 0..100 {
+        let scope = Scope::new();
+        let c = scope.clone();
+        tokio::spawn(async move {
+            sleep(10 * MS).await;
+            c.cancel();
+        });
+        let res = scope.run_with(|t| async move {
+            t.cancelled().await;
+            "finished because it was cancelled"
+        });
+        assert_eq!(res.await, Err(Stopped::Cancelled));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn s4_3_s6_2_one_deadline_covers_a_whole_loop() {
+    // Seed: a `time.After` per loop step (one timer allocated per call, collected late
+    // before Go 1.23). Here one scope deadline bounds every step of the loop; each call's
+    // timer exists only while its step is pending and is dropped with the call, and the
+    // loop ends exactly at the shared deadline, not a step later.
+    let start = Instant::now();
+    let scope = Scope::with_timeout(100 * MS);
+    let mut steps = 0;
+    let stopped = loop {
+        match scope.run(sleep(10 * MS)).await {
+            Ok(()) => steps += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(stopped, Stopped::DeadlineExceeded);
+    // The step that ends at 100 ms keeps its value (work before deadline); the next call
+    // sees the deadline passed and never starts.
+    assert_eq!(steps, 10);
+    assert_eq!(Instant::now() - start, 100 * MS);
+    // Work that is ready at once never creates a timer, and nothing is left behind to
+    // fire later: the calls all finish within the instant.
+    let quick = Scope::with_timeout(MS);
+    for _ in 0..10_000 {
+        assert_eq!(quick.run(async { 1 }).await, Ok(1));
+    }
+    assert_eq!(Instant::now() - start, 100 * MS);
 }

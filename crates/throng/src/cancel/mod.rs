@@ -80,8 +80,12 @@
 //!   [`Stopped::Cancelled`], or [`Stopped::DeadlineExceeded`].
 //! - A spawn racing a shutdown: the task either is never polled or is aborted; a loom
 //!   model of the abort registry (`tests/loom_cancel.rs`) checks every interleaving.
+//! - **S4-2** (the seed claims `select` prevents starvation; Go picks a ready case at
+//!   random): [`run_until`] checks in a fixed, documented order: cancellation, then the
+//!   work, then the deadline. Work that finishes as the deadline passes keeps its value;
+//!   work that finishes because it was cancelled reports [`Stopped::Cancelled`].
 //! - **S4-3**/**S6-2** (`time.After` per call): the timer is created only if the work is not
-//!   ready at once, and dropped with the call.
+//!   ready at once, and dropped with the call; a scope's one deadline bounds a whole loop.
 //!
 //! # Cost
 //!
