@@ -10,6 +10,7 @@ use futures::stream::{SplitSink, StreamExt};
 use futures::SinkExt;
 use throng::ratelimit::KeyedCheckError;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::app::{App, Slot, CLOSE_SHUTDOWN};
 use crate::outbox::{CloseReason, Outbox, CLOSE_SLOW};
@@ -46,7 +47,13 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         out.close(CLOSE_SHUTDOWN); // raced with the start of shutdown
     }
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, rx, out.clone(), app.cfg.shutdown_grace));
+    let writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        out.clone(),
+        app.cfg.shutdown_grace,
+        app.cfg.write_coalesce,
+    ));
     let mut session = Session {
         id,
         name: None,
@@ -304,13 +311,33 @@ fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
 /// Sends queued frames in batches until the connection closes, then the close frame. On a
 /// shutdown or error close the queue is flushed first (within `grace`); a slow consumer is
 /// closed at once, without its backlog.
+///
+/// Write coalescing: when the last write was less than `coalesce` ago, the writer waits
+/// out the rest of that interval before the next one, so under load every write carries
+/// all the frames that arrived meanwhile (one syscall and one wake-up per connection per
+/// interval instead of one per frame). An idle connection's first frame goes out at once.
+///
+/// No write waits forever on a client that stopped reading: a slow-consumer close abandons
+/// the write in progress at once, any other close after `grace`, and the close frame
+/// itself gets `grace`; then the connection is dropped.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Utf8Bytes>,
     out: Outbox,
     grace: Duration,
+    coalesce: Duration,
 ) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
+    let mut last_write: Option<Instant> = None;
+    // Resolves when a write in progress must be given up.
+    let give_up = async {
+        out.closed().await;
+        if out.close_reason().map(|r| r.code) != Some(CLOSE_SLOW) {
+            tokio::time::sleep(grace).await;
+        }
+    };
+    tokio::pin!(give_up);
+    let mut abandoned = false;
     loop {
         tokio::select! {
             biased;
@@ -318,13 +345,36 @@ async fn write_loop(
                 if n == 0 {
                     break;
                 }
-                for frame in buf.drain(..) {
-                    if sink.feed(Message::Text(frame)).await.is_err() {
-                        return;
+                let write = async {
+                    if let Some(due) = last_write.map(|t| t + coalesce) {
+                        if buf.len() < WRITE_BATCH && Instant::now() < due {
+                            tokio::time::sleep_until(due).await;
+                            while buf.len() < WRITE_BATCH {
+                                match rx.try_recv() {
+                                    Ok(frame) => buf.push(frame),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
                     }
-                }
-                if sink.flush().await.is_err() {
+                    for frame in buf.drain(..) {
+                        sink.feed(Message::Text(frame)).await?;
+                    }
+                    sink.flush().await
+                };
+                let written = tokio::select! {
+                    biased;
+                    r = write => r,
+                    () = &mut give_up => {
+                        abandoned = true;
+                        break;
+                    }
+                };
+                if written.is_err() {
                     return;
+                }
+                if !coalesce.is_zero() {
+                    last_write = Some(Instant::now());
                 }
             }
             _ = out.closed() => break,
@@ -332,7 +382,7 @@ async fn write_loop(
     }
     let reason = out.close_reason().unwrap_or(CLOSE_NORMAL);
     let finish = async {
-        if reason.code != CLOSE_SLOW {
+        if reason.code != CLOSE_SLOW && !abandoned {
             // Flush what is queued (the error or the last messages), then say bye.
             while let Ok(frame) = rx.try_recv() {
                 if sink.feed(Message::Text(frame)).await.is_err() {

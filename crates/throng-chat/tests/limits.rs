@@ -80,6 +80,8 @@ async fn a_client_that_never_reads_is_closed_4008_and_others_keep_up() {
     cfg.outbound_queue = 16;
     cfg.post_rate = 100_000;
     cfg.post_burst = 100_000;
+    // The close frame waits up to the grace for the stalled client to read; it reads late.
+    cfg.shutdown_grace = Duration::from_secs(60);
     let server = start(cfg).await;
     let mut stalled = Client::login(&server, "stalled").await;
     stalled.join("room").await;
@@ -140,5 +142,53 @@ async fn a_client_that_never_reads_is_closed_4008_and_others_keep_up() {
         .metrics
         .render()
         .contains("throng_chat_slow_consumer_closes_total 1"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_again_is_dropped_after_the_grace() {
+    // The stalled client's socket buffers fill, so the server's write to it blocks. The
+    // slow-consumer close must abandon that write, give the close frame the grace, and
+    // then drop the connection: no task or socket is held for a client that is gone.
+    let mut cfg = config();
+    cfg.outbound_queue = 16;
+    cfg.post_rate = 100_000;
+    cfg.post_burst = 100_000;
+    cfg.shutdown_grace = Duration::from_millis(500);
+    let server = start(cfg).await;
+    let connections = |server: &throng_chat::Server| server.app.metrics.connections.get();
+    let mut stalled = Client::login(&server, "stalled").await;
+    stalled.join("room").await;
+    let mut poster = Client::login(&server, "poster").await;
+    poster.join("room").await;
+    let _ = stalled.recv_type("presence").await;
+    assert_eq!(connections(&server), 2);
+
+    let text = "z".repeat(30_000);
+    let mut posts = 0;
+    while !server
+        .app
+        .metrics
+        .render()
+        .contains("throng_chat_slow_consumer_closes_total 1")
+    {
+        assert!(posts < 2_000, "the stalled client was never closed");
+        poster
+            .send(json!({"type": "post", "room": "room", "text": text}))
+            .await;
+        poster.recv_type("message").await;
+        posts += 1;
+    }
+    // The stalled client still holds its socket open and never reads: the server drops it
+    // within the grace (plus scheduling slack), not never.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections(&server) != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connection is still held after {posts} posts"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stalled);
     server.shutdown().await.unwrap();
 }
