@@ -6,7 +6,8 @@
 //! limits.
 //!
 //! The design, as found in most tutorials and many production services:
-//! - axum 0.8 WebSocket with its default buffer sizes;
+//! - axum 0.8 WebSocket with its default buffer sizes, `TCP_NODELAY` on accepted sockets
+//!   (as throng-chat; without it Nagle and delayed acks add tens of ms to the tail);
 //! - one `tokio::sync::broadcast` channel per room in a `Mutex<HashMap<..>>`, created on
 //!   first join, with capacity 1024 (throng-chat's default outbound queue);
 //! - per connection, a task that reads frames and, per joined room, a task that forwards
