@@ -266,7 +266,20 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
         shared
             .window_start
             .store(shared_ns(&shared, window_start), Relaxed);
+        tokio::time::sleep_until(window_start.into()).await;
+        let cpu_start = (
+            os::cpu_secs(None),
+            args.server_pid.and_then(|p| os::cpu_secs(Some(p))),
+        );
         tokio::time::sleep_until((window_start + args.duration).into()).await;
+        let pct = |start: Option<f64>, end: Option<f64>| {
+            Some((end? - start?) * 100.0 / args.duration.as_secs_f64().max(1e-9))
+        };
+        out.generator_cpu_pct = pct(cpu_start.0, os::cpu_secs(None)).unwrap_or(0.0);
+        out.server_cpu_pct = pct(
+            cpu_start.1,
+            args.server_pid.and_then(|p| os::cpu_secs(Some(p))),
+        );
         shared.window_end.store(shared.now_ns(), Relaxed);
         let _ = phase_tx.send(Phase::Draining);
         drain(&conns, args).await;

@@ -50,6 +50,12 @@ pub struct Summary {
     pub slow_closes: u64,
     /// Other closes before the end, by code (0: dropped without a close frame).
     pub other_closes: BTreeMap<u16, u64>,
+    /// CPU used during the window, in % of one core: the generator's own, and the
+    /// server's with `--server-pid`. Near 100 on a pinned core means that side is the
+    /// bottleneck.
+    pub generator_cpu_pct: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_pct: Option<f64>,
     /// The open-file limit the generator got.
     pub nofile: u64,
     /// Server memory (`--server-pid`): RSS before connecting and with every connection
@@ -113,6 +119,11 @@ impl fmt::Display for Summary {
                 ms(self.max_us),
                 self.samples
             )?;
+            write!(f, "cpu          generator {:.0}%", self.generator_cpu_pct)?;
+            if let Some(s) = self.server_cpu_pct {
+                write!(f, ", server {s:.0}%")?;
+            }
+            writeln!(f, " of one core during the window")?;
         }
         writeln!(
             f,
