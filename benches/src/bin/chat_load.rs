@@ -24,6 +24,16 @@ fn main() {
         }
         Err(e) => eprintln!("warning: could not read or raise the open-file limit: {e}"),
     }
+    let posters = args.poster_count();
+    if !args.idle && posters > 0 && args.rate / posters as f64 > load::SERVER_POST_RATE {
+        eprintln!(
+            "warning: {:.1} posts/s per poster is over throng-chat's default per-user limit \
+             ({}/s): expect rate_limited errors unless the server runs with a higher \
+             --post-rate, or use more --posters",
+            args.rate / posters as f64,
+            load::SERVER_POST_RATE
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
