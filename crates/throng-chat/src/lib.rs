@@ -87,6 +87,12 @@ impl Server {
         // The HTTP listener outlives the drain, so `/readyz` answers 503 (and `/ws` 503)
         // while clients are being closed; it stops once they are gone.
         let http_stop = tokio_util::sync::CancellationToken::new();
+        // TCP_NODELAY: without it, Nagle's algorithm holds a small frame back until the
+        // previous one is acked, and the peer's delayed ack turns that into stalls of
+        // up to 40 ms (measured: p99 25 ms at 100 posts/s, 5 ms with it).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
