@@ -165,6 +165,11 @@
 //! case=breaker.closed.contended throng=154673749 peer=bare:5315155458 unit=calls/s ratio=0.03
 //! ```
 //!
+//! A later scoreboard run on a quiet machine (2026-11-29) measured `breaker.closed` at
+//! 33.2 M calls/s against 411 M/s bare (30.1 ns vs 2.4 ns: **≈ 28 ns** overhead, inside
+//! the 30 ns target but with little margin) and `breaker.closed.permit` at 114 M/s
+//! (≈ 8 ns overhead).
+//!
 //! The criterion bench on the same machine under heavier load measured every entry 2 to
 //! 4 times slower (the bare calls too); the ratios are what to compare.
 //!

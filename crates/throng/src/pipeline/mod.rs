@@ -78,6 +78,25 @@
 //! - **Completion.** Drop every [`PipelineInput`]: each stage drains its queue, its
 //!   workers exit, the next stage sees its queue close, and finally the output ends and
 //!   `join` returns the per-stage counters.
+//!
+//! # Cost
+//!
+//! Criterion, 2-core VM, quiet machine (`cargo bench -p throng-benches --bench pipeline`):
+//! 10 000 items through three trivial stages (2, 2 and 1 workers, queues of 64) against
+//! the same shape hand-wired from tokio `mpsc` channels and tasks sharing each receiver
+//! behind a `tokio::sync::Mutex`:
+//!
+//! | | `Pipeline` unordered | `Pipeline` ordered | hand-wired `mpsc` |
+//! |---|---|---|---|
+//! | time per 10 000 items | 38.6 ms | 29.3 ms | 19.0 ms |
+//! | items/s | 259 k | 342 k | 528 k |
+//!
+//! So about 1 to 2 µs more per item than bare channels, for three stages: per item and
+//! stage the pipeline reads the clock twice (busy time), bumps shared counters (taken,
+//! emitted, busy) and checks its worker's cancellation. That matters only for stages
+//! doing well under a few microseconds of work; for anything that does I/O it is noise.
+//! (Each worker waits on a child token of its own: with every worker registering on the
+//! one shared token, the same bench took 87 ms unordered and 50 ms ordered.)
 
 mod builder;
 mod error;

@@ -3,14 +3,14 @@
 
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::Poll;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::error::PipelineError;
 use super::metrics::StageCounters;
@@ -47,9 +47,13 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
     F: Fn(I, CancellationToken) -> Fut,
     Fut: Future<Output = Result<O, E>>,
 {
-    let token = control.token.clone();
-    // Every select polls the work first and the token only when the work is pending, so
-    // the token's waiter list (a lock) is not touched on the fast path.
+    // The stage function gets the pipeline's token. The worker waits on a child of it of
+    // its own, through one waiter registered once: the shared token's lock (taken by
+    // `is_cancelled` and by every new waiter) would otherwise be contended by every
+    // worker of every stage on every item. Every select polls the work first.
+    let shared = control.token.clone();
+    let token = control.token.child_token();
+    let mut stop = pin!(token.cancelled());
     loop {
         if token.is_cancelled() {
             return;
@@ -57,14 +61,14 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
         let next = tokio::select! {
             biased;
             next = async { source.lock().await.recv().await } => next,
-            _ = token.cancelled() => return,
+            () = &mut stop => return,
         };
         let Some((seq, item)) = next else {
             return; // input exhausted; dropping `sink` closes the next queue when all workers end
         };
         counters.taken.fetch_add(1, Relaxed);
         let start = Instant::now();
-        let outcome = run(&*f, item, &token).await;
+        let outcome = run(&*f, item, &shared, stop.as_mut()).await;
         counters.add_busy(start.elapsed());
         let value = match outcome {
             Some(Ok(Ok(value))) => value,
@@ -91,7 +95,7 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
                     return; // the output is gone: nobody wants more
                 }
             }
-            _ = token.cancelled() => return,
+            () = &mut stop => return,
         }
         counters.emitted.fetch_add(1, Relaxed);
     }
@@ -102,6 +106,7 @@ async fn run<I, O, E, F, Fut>(
     f: &F,
     item: I,
     token: &CancellationToken,
+    stop: Pin<&mut WaitForCancellationFuture<'_>>,
 ) -> Option<Result<Result<O, E>, String>>
 where
     F: Fn(I, CancellationToken) -> Fut,
@@ -122,6 +127,6 @@ where
     tokio::select! {
         biased;
         out = guarded => Some(out),
-        _ = token.cancelled() => None,
+        () = stop => None,
     }
 }

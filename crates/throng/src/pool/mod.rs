@@ -140,12 +140,18 @@
 //! # Cost
 //!
 //! Same run, 2-vCPU VM, a 2-worker multi-thread runtime, jobs that double a number
-//! (`cargo run --release -p throng-benches --bin scoreboard -- pool`):
+//! (`cargo run --release -p throng-benches --bin scoreboard -- pool`), scoreboard run of
+//! 2026-11-29 on a quiet machine:
 //!
 //! | case | `Pool` | `spawn` + `Semaphore` | `mpsc` workers |
 //! |---|---|---|---|
-//! | `pool.trivial`: submit 10 000, then await every handle | 2.07 M jobs/s | 0.84 M (Pool 2.47x) | 2.10 M (Pool 0.98x) |
-//! | `pool.latency`: submit one, await it, repeat | 193 k/s | 176 k/s (1.09x) | 213 k/s (0.90x) |
+//! | `pool.trivial`: submit 10 000, then await every handle | 1.86 M jobs/s | 0.95 M (Pool 1.96x) | 2.06 M (Pool 0.90x) |
+//! | `pool.latency`: submit one, await it, repeat | 109 k/s | 117 k/s (0.93x) | 141 k/s (0.77x) |
+//!
+//! An earlier run measured 2.47x and 0.98x for `pool.trivial`, 1.09x and 0.90x for
+//! `pool.latency`: throughput with a handle per job is about twice spawn + semaphore and
+//! level with a bare channel loop; one-at-a-time latency is within the noise of the
+//! spawn, and a bare channel loop (no handle, no metrics, no timeout) is faster there.
 //!
 //! Per job the pool pays one small allocation (the handle), one lock to enqueue and one to
 //! dequeue, and a wake-up only when a worker is idle; the handler's future runs inline on
