@@ -28,18 +28,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Parses a duration like [`parse_duration`], but also takes `0` (off); at most 1 s.
-pub fn parse_coalesce(s: &str) -> Result<Duration, String> {
-    if s.trim().trim_end_matches("ms").trim_end_matches('s') == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let d = parse_duration(s)?;
-    if d > Duration::from_secs(1) {
-        return Err(format!("`{s}` is too long for a write delay (at most 1s)"));
-    }
-    Ok(d)
-}
-
 /// throng-chat: a real-time WebSocket chat server.
 ///
 /// Every flag can also be set with the environment variable shown.
@@ -124,12 +112,6 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms: u64,
 
-    /// Least time between two writes to one connection (e.g. 5ms; 0 turns it off). Under
-    /// load, frames that arrive meanwhile share one write; an idle connection's first
-    /// frame is never delayed. Trades up to this much latency for fewer syscalls.
-    #[arg(long, env = "THRONG_CHAT_WRITE_COALESCE", default_value = "5ms", value_parser = parse_coalesce)]
-    pub write_coalesce: Duration,
-
     /// How long shutdown waits for clients' queues to flush before closing anyway; also
     /// how long any close waits for a client that stopped reading.
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
@@ -159,11 +141,6 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
-        assert_eq!(parse_coalesce("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_coalesce("0ms"), Ok(Duration::ZERO));
-        assert_eq!(parse_coalesce("5ms"), Ok(Duration::from_millis(5)));
-        assert!(parse_coalesce("2s").is_err());
-        assert!(parse_coalesce("-1").is_err());
     }
 
     #[test]

@@ -10,7 +10,6 @@ use futures::stream::{SplitSink, StreamExt};
 use futures::SinkExt;
 use throng::ratelimit::KeyedCheckError;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::app::{App, Slot, CLOSE_SHUTDOWN};
 use crate::outbox::{CloseReason, Outbox, CLOSE_SLOW};
@@ -47,13 +46,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         out.close(CLOSE_SHUTDOWN); // raced with the start of shutdown
     }
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        rx,
-        out.clone(),
-        app.cfg.shutdown_grace,
-        app.cfg.write_coalesce,
-    ));
+    let writer = tokio::spawn(write_loop(sink, rx, out.clone(), app.cfg.shutdown_grace));
     let mut session = Session {
         id,
         name: None,
@@ -312,11 +305,6 @@ fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
 /// shutdown or error close the queue is flushed first (within `grace`); a slow consumer is
 /// closed at once, without its backlog.
 ///
-/// Write coalescing: when the last write was less than `coalesce` ago, the writer waits
-/// out the rest of that interval before the next one, so under load every write carries
-/// all the frames that arrived meanwhile (one syscall and one wake-up per connection per
-/// interval instead of one per frame). An idle connection's first frame goes out at once.
-///
 /// No write waits forever on a client that stopped reading: a slow-consumer close abandons
 /// the write in progress at once, any other close after `grace`, and the close frame
 /// itself gets `grace`; then the connection is dropped.
@@ -325,10 +313,8 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Utf8Bytes>,
     out: Outbox,
     grace: Duration,
-    coalesce: Duration,
 ) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
-    let mut last_write: Option<Instant> = None;
     // Resolves when a write in progress must be given up.
     let give_up = async {
         out.closed().await;
@@ -346,17 +332,6 @@ async fn write_loop(
                     break;
                 }
                 let write = async {
-                    if let Some(due) = last_write.map(|t| t + coalesce) {
-                        if buf.len() < WRITE_BATCH && Instant::now() < due {
-                            tokio::time::sleep_until(due).await;
-                            while buf.len() < WRITE_BATCH {
-                                match rx.try_recv() {
-                                    Ok(frame) => buf.push(frame),
-                                    Err(_) => break,
-                                }
-                            }
-                        }
-                    }
                     for frame in buf.drain(..) {
                         sink.feed(Message::Text(frame)).await?;
                     }
@@ -372,9 +347,6 @@ async fn write_loop(
                 };
                 if written.is_err() {
                     return;
-                }
-                if !coalesce.is_zero() {
-                    last_write = Some(Instant::now());
                 }
             }
             _ = out.closed() => break,
