@@ -104,7 +104,7 @@ where
             self.error = Some(PipelineConfigError::ZeroWorkers { stage: name });
         }
         let (tx, rx) = mpsc::channel::<(u64, Next)>(self.capacity.max(1));
-        let counters = Arc::new(StageCounters::default());
+        let counters = Arc::new(StageCounters::new(workers));
         self.stages.push(StageInfo {
             name,
             workers,
@@ -113,14 +113,14 @@ where
         let source = Arc::new(Mutex::new(self.source));
         let f = Arc::new(f);
         self.spawners.push(Box::new(move |rt, tracker, control| {
-            for _ in 0..workers {
+            for index in 0..workers {
                 tracker.spawn_on(
                     worker(
                         name,
                         source.clone(),
                         tx.clone(),
                         f.clone(),
-                        counters.clone(),
+                        (counters.clone(), index),
                         control.clone(),
                     ),
                     rt,

@@ -4,17 +4,64 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-#[derive(Debug, Default)]
+use crossbeam_utils::CachePadded;
+
+/// A stage's counters: one cache line per worker, written only by that worker (a load
+/// and a store, no read-modify-write shared between cores), summed when read.
+#[derive(Debug)]
 pub(crate) struct StageCounters {
-    pub(crate) taken: AtomicU64,
-    pub(crate) emitted: AtomicU64,
-    pub(crate) busy_ns: AtomicU64,
+    workers: Box<[CachePadded<WorkerCounters>]>,
+}
+
+/// One worker's counters.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    taken: AtomicU64,
+    emitted: AtomicU64,
+    busy_ns: AtomicU64,
 }
 
 impl StageCounters {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            workers: (0..workers.max(1))
+                .map(|_| CachePadded::default())
+                .collect(),
+        }
+    }
+
+    /// Worker `i`'s counters (`i` below the worker count the stage was built with).
+    pub(crate) fn worker(&self, i: usize) -> &WorkerCounters {
+        &self.workers[i % self.workers.len()]
+    }
+
+    fn sum(&self, field: impl Fn(&WorkerCounters) -> &AtomicU64) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| field(w).load(Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
+impl WorkerCounters {
+    /// Only the owning worker writes, so a plain load and store cannot lose a count.
+    fn bump(counter: &AtomicU64, by: u64) {
+        counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+    }
+
+    pub(crate) fn took(&self) {
+        Self::bump(&self.taken, 1);
+    }
+
+    pub(crate) fn emitted(&self) {
+        Self::bump(&self.emitted, 1);
+    }
+
     pub(crate) fn add_busy(&self, d: Duration) {
-        self.busy_ns
-            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        Self::bump(
+            &self.busy_ns,
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        );
     }
 }
 
@@ -52,14 +99,14 @@ impl StageMetrics {
         c: &StageCounters,
         offered: u64,
     ) -> Self {
-        let taken = c.taken.load(Relaxed);
+        let taken = c.sum(|w| &w.taken);
         Self {
             name,
             workers,
             taken,
-            emitted: c.emitted.load(Relaxed),
+            emitted: c.sum(|w| &w.emitted),
             queued: offered.saturating_sub(taken),
-            busy: Duration::from_nanos(c.busy_ns.load(Relaxed)),
+            busy: Duration::from_nanos(c.sum(|w| &w.busy_ns)),
         }
     }
 }

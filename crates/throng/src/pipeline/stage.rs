@@ -4,7 +4,6 @@
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::task::Poll;
 use std::time::Instant;
@@ -41,7 +40,7 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
     source: SharedSource<I>,
     sink: mpsc::Sender<(u64, O)>,
     f: Arc<F>,
-    counters: Arc<StageCounters>,
+    (counters, index): (Arc<StageCounters>, usize),
     control: Arc<Control<E>>,
 ) where
     F: Fn(I, CancellationToken) -> Fut,
@@ -53,6 +52,7 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
     // worker of every stage on every item. Every select polls the work first.
     let shared = control.token.clone();
     let token = control.token.child_token();
+    let counters = counters.worker(index);
     let mut stop = pin!(token.cancelled());
     loop {
         if token.is_cancelled() {
@@ -66,7 +66,7 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
         let Some((seq, item)) = next else {
             return; // input exhausted; dropping `sink` closes the next queue when all workers end
         };
-        counters.taken.fetch_add(1, Relaxed);
+        counters.took();
         let start = Instant::now();
         let outcome = run(&*f, item, &shared, stop.as_mut()).await;
         counters.add_busy(start.elapsed());
@@ -97,7 +97,7 @@ pub(crate) async fn worker<I, O, E, F, Fut>(
             }
             () = &mut stop => return,
         }
-        counters.emitted.fetch_add(1, Relaxed);
+        counters.emitted();
     }
 }
 
