@@ -28,6 +28,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses an `--allowed-origin`: `*`, or `scheme://host[:port]` with no path.
+pub fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "*" {
+        return Ok(s.to_string());
+    }
+    let Some((scheme, authority)) = s.split_once("://") else {
+        return Err(format!(
+            "`{s}` is not an origin (like https://chat.example.com or *)"
+        ));
+    };
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "`{s}` is not an origin: scheme://host[:port], no path (like https://chat.example.com)"
+        ));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
 /// throng-chat: a real-time WebSocket chat server.
 ///
 /// Every flag can also be set with the environment variable shown.
@@ -112,6 +135,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms: u64,
 
+    /// Browser origins that may open a WebSocket besides the server's own (repeat the flag,
+    /// or comma-separate in the variable; `*` allows any). A request with an `Origin`
+    /// header from elsewhere gets HTTP 403; clients that send none (not browsers) are not
+    /// affected.
+    #[arg(long = "allowed-origin", env = "THRONG_CHAT_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+
     /// How long shutdown waits for clients' queues to flush before closing anyway; also
     /// how long any close waits for a client that stopped reading.
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
@@ -149,6 +180,33 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!((c.max_frame, c.post_rate, c.post_burst), (65_536, 20, 40));
         assert_eq!(c.dump_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn origins_are_validated() {
+        assert_eq!(
+            parse_origin("https://Chat.Example.com"),
+            Ok("https://chat.example.com".into())
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(parse_origin("*"), Ok("*".into()));
+        assert!(parse_origin("chat.example.com").is_err());
+        assert!(parse_origin("https://chat.example.com/app").is_err());
+        assert!(parse_origin("https://").is_err());
+        let c = Config::parse_from([
+            "throng-chat",
+            "--allowed-origin",
+            "https://a.example",
+            "--allowed-origin",
+            "https://b.example",
+        ]);
+        assert_eq!(
+            c.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]

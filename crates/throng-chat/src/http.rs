@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -27,11 +27,43 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Whether a browser page at the request's `Origin` may open a WebSocket here: no
+/// `Origin` (not a browser), the server's own origin (its authority is the `Host` the
+/// browser sent), or one of `--allowed-origin`. Refusing the rest stops any web page a
+/// user happens to visit from driving connections from their browser (cross-site
+/// WebSocket hijacking).
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false; // "null" (sandboxed pages, file://) and anything malformed
+    };
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
 async fn ws(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !origin_allowed(&headers, &app.cfg.allowed_origins) {
+        app.metrics.connections_refused.inc();
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
     let slot = match app.admit(peer.ip()) {
         Ok(slot) => slot,
         Err(why) => {

@@ -1,6 +1,6 @@
-//! Connection limits (HTTP 503 before the upgrade), readiness while draining, and the
-//! slow-consumer rule: a client that never reads is closed with 4008 while the others
-//! keep receiving on time.
+//! Connection limits (HTTP 503 before the upgrade), the Origin check (403), readiness
+//! while draining, and the slow-consumer rule: a client that never reads is closed with
+//! 4008 while the others keep receiving on time, and dropped if it never reads again.
 
 mod support;
 
@@ -190,5 +190,53 @@ async fn a_client_that_never_reads_again_is_dropped_after_the_grace() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(stalled);
+    server.shutdown().await.unwrap();
+}
+
+async fn upgrade_with_origin(server: &throng_chat::Server, origin: Option<&str>) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Some(resp.status().as_u16()),
+        Err(e) => panic!("unexpected {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_browser_page_from_another_origin_gets_403() {
+    let mut cfg = config();
+    cfg.allowed_origins = vec!["https://chat.example.com".into()];
+    let server = start(cfg).await;
+    let own = format!("http://{}", server.addr);
+    // Not a browser (no Origin), the server's own page, and an allowed origin: upgraded.
+    assert_eq!(upgrade_with_origin(&server, None).await, None);
+    assert_eq!(upgrade_with_origin(&server, Some(&own)).await, None);
+    assert_eq!(
+        upgrade_with_origin(&server, Some("https://chat.example.com")).await,
+        None
+    );
+    // Any other page, a sandboxed one ("null"), or the right host on another port: 403.
+    for origin in [
+        "https://evil.example",
+        "null",
+        &format!("http://{}:1", server.addr.ip()),
+    ] {
+        assert_eq!(
+            upgrade_with_origin(&server, Some(origin)).await,
+            Some(403),
+            "{origin}"
+        );
+    }
+    assert!(server
+        .app
+        .metrics
+        .render()
+        .contains("throng_chat_connections_refused_total 3"));
     server.shutdown().await.unwrap();
 }
