@@ -97,3 +97,22 @@ async fn bad_arguments_are_refused() {
     a.conns = 1;
     assert!(load::run(&a).await.is_err());
 }
+
+#[tokio::test]
+async fn no_server_is_an_error_at_once_not_a_wait_for_the_duration() {
+    // Bind and drop a listener: nothing listens on that port now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut args = short(format!("ws://{addr}/ws"));
+    args.duration = Duration::from_secs(3600);
+    let err = tokio::time::timeout(Duration::from_secs(30), load::run(&args))
+        .await
+        .expect("it gives up instead of waiting out the duration")
+        .expect_err("no server, no summary");
+    assert!(
+        err.contains("no connection was established (6 failed"),
+        "{err}"
+    );
+}

@@ -236,6 +236,18 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
     }
     let connect_secs = started.elapsed().as_secs_f64();
     let held_start = held(&conns);
+    if held_start == 0 {
+        let _ = phase_tx.send(Phase::Done);
+        let ev = shared.events.snapshot();
+        return Err(format!(
+            "no connection was established ({} failed{}); is the server at {} running?",
+            ev.connect_failures,
+            ev.first_connect_error
+                .map(|w| format!(", first: {w}"))
+                .unwrap_or_default(),
+            args.url
+        ));
+    }
 
     let mut out = Summary {
         mode: if args.idle { "idle" } else { "post" },
