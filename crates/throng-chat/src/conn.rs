@@ -123,6 +123,13 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
             }
         }
     }
+    if out.close_reason().map(|r| r.code) == Some(CLOSE_SLOW) {
+        tracing::warn!(
+            user = session.name.as_deref().unwrap_or("-"),
+            queue = app.cfg.outbound_queue,
+            "closing a slow consumer (4008): its outbound queue overflowed"
+        );
+    }
     // Leave every room (the others see presence `leave`), free the name.
     for room in std::mem::take(&mut session.rooms) {
         let _ = app.rooms.leave(&room, id, true);
