@@ -13,12 +13,7 @@ use support::{config, start, Client};
 use tower::ServiceExt;
 
 async fn upgrade_status(server: &throng_chat::Server) -> Option<u16> {
-    let url = format!("ws://{}/ws", server.addr);
-    match tokio_tungstenite::connect_async(url).await {
-        Ok(_) => None,
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Some(resp.status().as_u16()),
-        Err(e) => panic!("unexpected {e}"),
-    }
+    upgrade_with_origin(server, None).await
 }
 
 #[tokio::test]
@@ -74,14 +69,20 @@ async fn readyz_turns_503_and_upgrades_are_refused_while_draining() {
     assert!(app.admit("127.0.0.1".parse().unwrap()).is_err());
 }
 
-#[tokio::test]
-async fn a_client_that_never_reads_is_closed_4008_and_others_keep_up() {
+/// A small outbound queue, no practical post limit, and `grace` for closes.
+fn slow_consumer_config(grace: Duration) -> throng_chat::Config {
     let mut cfg = config();
     cfg.outbound_queue = 16;
     cfg.post_rate = 100_000;
     cfg.post_burst = 100_000;
+    cfg.shutdown_grace = grace;
+    cfg
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_closed_4008_and_others_keep_up() {
     // The close frame waits up to the grace for the stalled client to read; it reads late.
-    cfg.shutdown_grace = Duration::from_secs(60);
+    let cfg = slow_consumer_config(Duration::from_secs(60));
     let server = start(cfg).await;
     let mut stalled = Client::login(&server, "stalled").await;
     stalled.join("room").await;
@@ -150,11 +151,7 @@ async fn a_client_that_never_reads_again_is_dropped_after_the_grace() {
     // The stalled client's socket buffers fill, so the server's write to it blocks. The
     // slow-consumer close must abandon that write, give the close frame the grace, and
     // then drop the connection: no task or socket is held for a client that is gone.
-    let mut cfg = config();
-    cfg.outbound_queue = 16;
-    cfg.post_rate = 100_000;
-    cfg.post_burst = 100_000;
-    cfg.shutdown_grace = Duration::from_millis(500);
+    let cfg = slow_consumer_config(Duration::from_millis(500));
     let server = start(cfg).await;
     let connections = |server: &throng_chat::Server| server.app.metrics.connections.get();
     let mut stalled = Client::login(&server, "stalled").await;
