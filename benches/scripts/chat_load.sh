@@ -145,8 +145,8 @@ saturation() {
   row ""
   row "### saturation: 1 room x 1,000 members, ${STEP_SECS} s per step (+${WARMUP_SECS} s warmup)"
   row ""
-  row "| server | offered posts/s | sent/s | delivered msg/s | p50 ms | p99 ms | p999 ms | max ms | errors | slow closes | other closes | lost | server CPU % | generator CPU % | pass |"
-  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  row "| server | offered posts/s | sent/s | delivered msg/s | p50 ms | p99 ms | p999 ms | max ms | ack p50 ms | ack p99 ms | errors | slow closes | other closes | lost | server CPU % | generator CPU % | pass |"
+  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   local kind
   declare -gA SAT
   for kind in $SERVERS; do
@@ -161,10 +161,11 @@ saturation() {
         row "| $kind | $rate | generator failed, see $LOGS/sat-$kind-$rate.err |"
         break
       fi
-      local sent_ps delivered_ps p50 p99 p999 max errors slow other held expected delivered lost pass=yes
+      local sent_ps delivered_ps p50 p99 p999 max ack_p50 ack_p99 errors slow other held expected delivered lost pass=yes
       sent_ps=$(field "$j" sent_per_sec)
       delivered_ps=$(field "$j" delivered_per_sec)
       p50=$(field "$j" p50_us) p99=$(field "$j" p99_us) p999=$(field "$j" p999_us) max=$(field "$j" max_us)
+      ack_p50=$(field "$j" ack_p50_us) ack_p99=$(field "$j" ack_p99_us)
       errors=$(sum_map "$j" errors) slow=$(field "$j" slow_closes) other=$(sum_map "$j" other_closes)
       held=$(field "$j" held) expected=$(field "$j" expected) delivered=$(field "$j" delivered)
       lost=$((expected - delivered))
@@ -173,7 +174,7 @@ saturation() {
         awk -v s="$sent_ps" -v r="$rate" 'BEGIN { exit !(s < 0.95 * r) }'; then
         pass=no
       fi
-      row "| $kind | $rate | $(printf %.0f "$sent_ps") | $(printf %.0f "$delivered_ps") | $(ms "$p50") | $(ms "$p99") | $(ms "$p999") | $(ms "$max") | $errors | $slow | $other | $lost | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $pass |"
+      row "| $kind | $rate | $(printf %.0f "$sent_ps") | $(printf %.0f "$delivered_ps") | $(ms "$p50") | $(ms "$p99") | $(ms "$p999") | $(ms "$max") | $(ms "$ack_p50") | $(ms "$ack_p99") | $errors | $slow | $other | $lost | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $pass |"
       if [ "$pass" = no ]; then break; fi
       SAT[$kind]=$rate
     done
@@ -205,8 +206,8 @@ mixed() {
   row ""
   row "### mixed: 100 rooms x 100 members, ${MIXED_RATE} posts/s from ${MIXED_POSTERS} posters, ${MIXED_SECS} s (throng-chat durable)"
   row ""
-  row "| server | held | sent/s | delivered msg/s | lost | p50 ms | p99 ms | max ms | errors | rate_limited | slow closes | other closes | server CPU % | generator CPU % | pass |"
-  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  row "| server | held | sent/s | delivered msg/s | lost | p50 ms | p99 ms | max ms | ack p50 ms | ack p99 ms | errors | rate_limited | slow closes | other closes | server CPU % | generator CPU % | pass |"
+  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   local kind
   for kind in $SERVERS; do
     start_server "$kind" durable
@@ -221,7 +222,7 @@ mixed() {
       [ "$(field "$j" held)" -ne 10000 ]; then
       pass=no
     fi
-    row "| $kind | $(field "$j" held) | $(printf %.0f "$(field "$j" sent_per_sec)") | $(printf %.0f "$(field "$j" delivered_per_sec)") | $lost | $(ms "$(field "$j" p50_us)") | $(ms "$(field "$j" p99_us)") | $(ms "$(field "$j" max_us)") | $errors | $(field "$j" rate_limited) | $slow | $other | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $pass |"
+    row "| $kind | $(field "$j" held) | $(printf %.0f "$(field "$j" sent_per_sec)") | $(printf %.0f "$(field "$j" delivered_per_sec)") | $lost | $(ms "$(field "$j" p50_us)") | $(ms "$(field "$j" p99_us)") | $(ms "$(field "$j" max_us)") | $(ms "$(field "$j" ack_p50_us)") | $(ms "$(field "$j" ack_p99_us)") | $errors | $(field "$j" rate_limited) | $slow | $other | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $pass |"
   done
 }
 

@@ -1,5 +1,6 @@
 //! Smoke tests for the chat load generator: a second of load against throng-chat and
-//! against the baseline, both in-process, checking that every member got every post.
+//! against the baseline, both in-process, checking that every member got every post and
+//! every post was acked, both timed.
 
 use std::time::Duration;
 
@@ -37,6 +38,14 @@ fn check(s: &Summary) {
         "{s}"
     );
     assert!(s.acks >= s.sent, "each post is acked: {s}");
+    assert_eq!(
+        s.ack_samples, s.sent,
+        "every window post's ack was timed: {s}"
+    );
+    assert!(
+        s.ack_p50_us > 0 && s.ack_p50_us <= s.ack_p99_us && s.ack_p99_us <= s.ack_max_us,
+        "{s}"
+    );
     assert_eq!(s.error_count(), 0, "{s}");
     assert_eq!((s.slow_closes, s.other_close_count()), (0, 0), "{s}");
 }

@@ -1,6 +1,6 @@
 //! One simulated user: connect, `hello`, `join` one room, then read every frame (timing
-//! each `message` against the send stamp in its text) and, for posters, post on a fixed
-//! schedule until the run ends.
+//! each `message` against the send stamp in its text, and each `ack` against the same
+//! stamp in its `id`) and, for posters, post on a fixed schedule until the run ends.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -43,7 +43,10 @@ pub struct Shared {
     /// Stamps in `[window_start, window_end)` (ns since `base`) are counted and timed.
     pub window_start: AtomicU64,
     pub window_end: AtomicU64,
+    /// Post -> delivery (`message` frame), every member.
     pub latency: Latency,
+    /// Post -> `ack`, the poster only.
+    pub ack_latency: Latency,
     pub events: Events,
 }
 
@@ -54,6 +57,7 @@ impl Shared {
             window_start: AtomicU64::new(u64::MAX),
             window_end: AtomicU64::new(u64::MAX),
             latency: Latency::default(),
+            ack_latency: Latency::default(),
             events: Events::default(),
         }
     }
@@ -162,8 +166,10 @@ pub async fn run(
             scheduled = tick(&mut ticker), if ticker.is_some() => {
                 let stamp = shared.ns(scheduled.into_std());
                 next_id += 1;
+                // The id carries the stamp too, so the ack can be timed without a table
+                // of posts in flight; the counter keeps ids unique.
                 let frame = format!(
-                    r#"{{"type":"post","room":"{}","text":"t={stamp} {text_pad}","id":"{next_id}"}}"#,
+                    r#"{{"type":"post","room":"{}","text":"t={stamp} {text_pad}","id":"t{stamp}-{next_id}"}}"#,
                     spec.room
                 );
                 if ws.send(Message::text(frame)).await.is_err() {
@@ -279,10 +285,14 @@ async fn expect(ws: &mut Ws, kind: &str) -> Result<(), String> {
 const MESSAGE_PREFIX: &str = r#"{"type":"message""#;
 /// Where the send stamp starts inside a generator post's `message` frame.
 const STAMP_MARK: &str = r#""text":"t="#;
+/// The opening of an `ack` frame as both servers write it (`type` first).
+const ACK_PREFIX: &str = r#"{"type":"ack""#;
+/// Where the post's id starts inside an `ack` frame.
+const ID_MARK: &str = r#""id":""#;
 
-/// Handles one text frame after the join. `message` frames take a fast path (no JSON
-/// tree: this runs once per delivery, hundreds of thousands of times a second); the rare
-/// rest is parsed properly.
+/// Handles one text frame after the join. `message` and `ack` frames take a fast path (no
+/// JSON tree: this runs once per delivery, hundreds of thousands of times a second, and
+/// once per post); the rare rest is parsed properly.
 fn on_text(spec: &Spec, shared: &Shared, stats: &ConnStats, text: &str) {
     if text.starts_with(MESSAGE_PREFIX) {
         if let Some(stamp) = stamp_of(text) {
@@ -295,13 +305,16 @@ fn on_text(spec: &Spec, shared: &Shared, stats: &ConnStats, text: &str) {
             return;
         }
     }
+    if text.starts_with(ACK_PREFIX) {
+        if let Some(id) = ack_id_of(text) {
+            return on_ack(spec, shared, stats, id);
+        }
+    }
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return shared.events.error("unparsable_frame");
     };
     match v["type"].as_str() {
-        Some("ack") => {
-            stats.acks.fetch_add(1, Relaxed);
-        }
+        Some("ack") => on_ack(spec, shared, stats, v["id"].as_str().unwrap_or_default()),
         Some("error") => shared
             .events
             .error(v["code"].as_str().unwrap_or("error_without_code")),
@@ -313,15 +326,47 @@ fn on_text(spec: &Spec, shared: &Shared, stats: &ConnStats, text: &str) {
     }
 }
 
+/// Counts an ack and, when its id is one of this generator's and inside the window,
+/// times it against the stamp in the id.
+fn on_ack(spec: &Spec, shared: &Shared, stats: &ConnStats, id: &str) {
+    stats.acks.fetch_add(1, Relaxed);
+    if let Some(stamp) = id_stamp(id) {
+        if shared.in_window(stamp) {
+            stats.acks_window.fetch_add(1, Relaxed);
+            let micros = shared.now_ns().saturating_sub(stamp) / 1_000;
+            shared.ack_latency.record(spec.index, micros);
+        }
+    }
+}
+
 /// The `t=<ns>` stamp in a `message` frame's text, if there is one.
 pub fn stamp_of(frame: &str) -> Option<u64> {
     let at = frame.find(STAMP_MARK)? + STAMP_MARK.len();
-    let digits = &frame[at..];
-    let end = digits
+    leading_number(&frame[at..]).map(|(n, _)| n)
+}
+
+/// The id in an `ack` frame (up to the next quote: the generator's ids have no escapes).
+pub fn ack_id_of(frame: &str) -> Option<&str> {
+    let at = frame.find(ID_MARK)? + ID_MARK.len();
+    let rest = &frame[at..];
+    rest.find('"').map(|end| &rest[..end])
+}
+
+/// The stamp in a generator post id, `t<ns>-<counter>`.
+pub fn id_stamp(id: &str) -> Option<u64> {
+    match leading_number(id.strip_prefix('t')?)? {
+        (n, rest) if rest.starts_with('-') => Some(n),
+        _ => None,
+    }
+}
+
+/// The decimal number `s` starts with, and what follows it.
+fn leading_number(s: &str) -> Option<(u64, &str)> {
+    let end = s
         .bytes()
         .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok()
+        .unwrap_or(s.len());
+    Some((s[..end].parse().ok()?, &s[end..]))
 }
 
 #[cfg(test)]
@@ -335,5 +380,18 @@ mod tests {
         assert_eq!(stamp_of(f), Some(123_456));
         assert_eq!(stamp_of(r#"{"type":"message","text":"hello"}"#), None);
         assert_eq!(stamp_of(r#"{"type":"message","text":"t="}"#), None);
+    }
+
+    #[test]
+    fn stamps_are_found_in_ack_ids() {
+        let f = r#"{"type":"ack","id":"t123456-7","seq":3}"#;
+        assert!(f.starts_with(ACK_PREFIX));
+        assert_eq!(ack_id_of(f), Some("t123456-7"));
+        assert_eq!(ack_id_of(f).and_then(id_stamp), Some(123_456));
+        assert_eq!(id_stamp("7"), None);
+        assert_eq!(id_stamp("t-7"), None);
+        assert_eq!(id_stamp("t123"), None);
+        assert_eq!(id_stamp("x123-1"), None);
+        assert_eq!(ack_id_of(r#"{"type":"ack","seq":3}"#), None);
     }
 }

@@ -1,9 +1,9 @@
 //! A load generator for throng-chat's protocol (and the baseline server that speaks the
 //! same subset): N connections over R rooms, posts at a target rate, end-to-end latency
-//! in an HDR histogram.
+//! and post -> ack latency in HDR histograms.
 //!
 //! - [`client`]: one simulated user (connect, hello, join, read, post on a schedule).
-//! - [`stats`]: per-connection counters, the sharded latency histogram, rare events.
+//! - [`stats`]: per-connection counters, the sharded latency histograms, rare events.
 //! - [`summary`]: the result, printed for people and as one JSON line.
 //! - [`os`]: the open-file limit and a process's RSS.
 //!
@@ -21,9 +21,13 @@
 //!   at receipt. Using the scheduled time (open loop, `MissedTickBehavior::Burst`) avoids
 //!   coordinated omission: if a writer is held back, the posts it owes still go out and
 //!   their wait counts as latency.
+//! - Each post's `id` is `t<ns>-<counter>`, the same stamp, so the poster times the
+//!   server's `ack` (sent once the post has its `seq`) the same way: post -> ack latency,
+//!   in its own histogram.
 //! - Only posts scheduled inside the window (after `warmup`, before the end of
 //!   `duration`) are counted and timed; after the window posting stops and the run waits
-//!   for the last deliveries, so `delivered == expected` when nothing was lost.
+//!   for the last deliveries and acks, so `delivered == expected` and
+//!   `ack_samples == sent` when nothing was lost.
 
 pub mod client;
 pub mod os;
@@ -308,6 +312,12 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
         out.p99_us = h.value_at_quantile(0.99);
         out.p999_us = h.value_at_quantile(0.999);
         out.max_us = h.max();
+        let a = shared.ack_latency.merged();
+        out.ack_samples = a.len();
+        out.ack_p50_us = a.value_at_quantile(0.50);
+        out.ack_p99_us = a.value_at_quantile(0.99);
+        out.ack_p999_us = a.value_at_quantile(0.999);
+        out.ack_max_us = a.max();
     }
     out.held_at_end = held(&conns);
     let ev = shared.events.snapshot();
@@ -355,17 +365,18 @@ fn expected(conns: &[Arc<Conn>], rooms: usize) -> u64 {
         .sum()
 }
 
-/// Waits for the window's last deliveries: until all are in, or nothing arrived for a
-/// second, or 10 s.
+/// Waits for the window's last deliveries and acks: until all are in, or nothing arrived
+/// for a second, or 10 s.
 async fn drain(conns: &[Arc<Conn>], args: &Args) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = (u64::MAX, Instant::now());
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let got = stats::totals(conns.iter().map(|c| &c.stats)).delivered_window;
-        if got >= expected(conns, args.rooms) {
+        let t = stats::totals(conns.iter().map(|c| &c.stats));
+        if t.delivered_window >= expected(conns, args.rooms) && t.acks_window >= t.sent_window {
             return;
         }
+        let got = t.delivered_window + t.acks_window;
         if got != last.0 {
             last = (got, Instant::now());
         } else if last.1.elapsed() > Duration::from_secs(1) {

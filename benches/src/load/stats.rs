@@ -1,6 +1,6 @@
 //! What the load generator counts: per-connection counters (each connection owns its
-//! own, so the hot path never shares a cache line), a sharded latency histogram, and the
-//! shared tallies of rare events (error codes, closes, connect failures).
+//! own, so the hot path never shares a cache line), sharded latency histograms (one for
+//! post -> delivery, one for post -> ack), and the shared tallies of rare events (error codes, closes, connect failures).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -28,6 +28,8 @@ pub struct ConnStats {
     pub sent_window: AtomicU64,
     /// `ack` frames received.
     pub acks: AtomicU64,
+    /// `ack` frames received for posts scheduled inside the window (each one timed).
+    pub acks_window: AtomicU64,
 }
 
 /// Sums of every connection's counters at one moment.
@@ -38,6 +40,7 @@ pub struct Totals {
     pub sent: u64,
     pub sent_window: u64,
     pub acks: u64,
+    pub acks_window: u64,
 }
 
 /// Sums `stats` (relaxed loads; a progress snapshot, exact once the run is quiet).
@@ -49,11 +52,13 @@ pub fn totals<'a>(stats: impl IntoIterator<Item = &'a ConnStats>) -> Totals {
         t.sent += s.sent.load(Relaxed);
         t.sent_window += s.sent_window.load(Relaxed);
         t.acks += s.acks.load(Relaxed);
+        t.acks_window += s.acks_window.load(Relaxed);
     }
     t
 }
 
-/// End-to-end latency, in microseconds, in a few mutexed HDR histograms: a receiver locks
+/// A latency (end-to-end delivery, or post to ack), in microseconds, in a few mutexed HDR
+/// histograms: a receiver locks
 /// only its own shard, which another receiver rarely holds at the same moment.
 #[derive(Debug)]
 pub struct Latency {

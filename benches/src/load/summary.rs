@@ -43,6 +43,13 @@ pub struct Summary {
     pub p99_us: u64,
     pub p999_us: u64,
     pub max_us: u64,
+    /// Post -> ack latency (scheduled send to the poster's receipt of the `ack`, which the
+    /// server sends once the post has its `seq`), microseconds, for the window's posts.
+    pub ack_samples: u64,
+    pub ack_p50_us: u64,
+    pub ack_p99_us: u64,
+    pub ack_p999_us: u64,
+    pub ack_max_us: u64,
     /// `error` frames by code, over the whole run.
     pub errors: BTreeMap<String, u64>,
     pub rate_limited: u64,
@@ -118,6 +125,15 @@ impl fmt::Display for Summary {
                 ms(self.p999_us),
                 ms(self.max_us),
                 self.samples
+            )?;
+            writeln!(
+                f,
+                "ack latency  p50 {}  p99 {}  p999 {}  max {}  ({} samples)",
+                ms(self.ack_p50_us),
+                ms(self.ack_p99_us),
+                ms(self.ack_p999_us),
+                ms(self.ack_max_us),
+                self.ack_samples
             )?;
             write!(f, "cpu          generator {:.0}%", self.generator_cpu_pct)?;
             if let Some(s) = self.server_cpu_pct {
