@@ -52,7 +52,7 @@ say() { printf '%s\n' "$*" >&2; }
 
 build() {
   say "==> building release binaries (once)"
-  cargo build --release -q -p throng-chat -p throng-benches --bin chat_load --bin chat_baseline
+  cargo build --release -q -p throng-chat -p throng-benches --bin chat_load --bin chat_baseline --bin throng-chat
 }
 
 command -v jq >/dev/null || { say "needs jq (apt-get install jq)"; exit 2; }

@@ -1,4 +1,5 @@
-//! Shared server state: names, rooms, counters, limits, connections, shutdown.
+//! Shared server state: the room backend (sequencer, hub, names), counters, limits,
+//! connections, shutdown.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,30 +14,34 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::outbox::{CloseReason, Outbox};
-use crate::rooms::{Fanout, LocalRooms};
-use crate::store::Store;
-
-/// Close reason sent to every client at shutdown.
-pub const CLOSE_SHUTDOWN: CloseReason = CloseReason {
-    code: 1001,
-    reason: "shutdown",
+use crate::protocol::CLOSE_SHUTDOWN;
+use crate::room::{
+    Deliver, Health, Hub, LocalConfig, LocalNames, LocalSequencer, MemoryStorage, Names, Sequencer,
+    SqliteStorage,
 };
+
+/// The room layer a server runs on: any [`Sequencer`] and [`Names`].
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub sequencer: Arc<dyn Sequencer>,
+    pub names: Arc<dyn Names>,
+}
 
 /// Everything connections share.
 #[derive(Debug)]
 pub struct App {
     pub cfg: Config,
-    pub rooms: Arc<dyn Fanout>,
+    /// Orders and persists room events.
+    pub sequencer: Arc<dyn Sequencer>,
+    /// Delivers them to this node's connections.
+    pub hub: Arc<Hub>,
+    /// Who holds which name.
+    pub names: Arc<dyn Names>,
     pub metrics: Arc<Metrics>,
     /// Requests (frames) per user in the current dump interval.
     pub counters: Arc<KeyedCounters<String>>,
     /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
     pub post_limit: KeyedRateLimiter<String>,
-    /// The history database, unless `--memory`.
-    pub store: Option<Arc<Store>>,
-    names: Mutex<HashMap<String, u64>>,
-    conns: Mutex<HashMap<u64, Outbox>>,
     per_ip: Mutex<HashMap<IpAddr, u64>>,
     open: AtomicU64,
     next_conn: AtomicU64,
@@ -45,12 +50,6 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Every connection task.
     pub tasks: TaskTracker,
-}
-
-impl std::fmt::Debug for dyn Fanout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fanout")
-    }
 }
 
 /// Why a connection was refused before the upgrade.
@@ -82,15 +81,69 @@ impl Drop for Slot {
     }
 }
 
+/// The local sequencer's settings from the flags.
+pub fn local_config(cfg: &Config) -> LocalConfig {
+    LocalConfig {
+        history: cfg.history as usize,
+        join_history: (cfg.join_history as usize).min(cfg.history as usize),
+        max_reply_bytes: cfg.max_reply_bytes as usize,
+        cache_bytes: cfg.history_cache_bytes as usize,
+        max_rooms: cfg.max_rooms as usize,
+        ..LocalConfig::default()
+    }
+}
+
+/// The single-process backend: SQLite in `--data-dir`, or memory with `--memory`.
+///
+/// # Errors
+///
+/// The data directory cannot be locked or opened, or the thread cannot start.
+pub fn local_backend(
+    cfg: &Config,
+    deliver: Arc<dyn Deliver>,
+    metrics: Arc<Metrics>,
+) -> Result<Backend, String> {
+    let lc = local_config(cfg);
+    let sequencer = if cfg.memory {
+        LocalSequencer::start(MemoryStorage, lc, deliver, metrics)
+    } else {
+        let storage = SqliteStorage::open(&cfg.data_dir, cfg.sync).map_err(|e| e.0)?;
+        LocalSequencer::start(storage, lc, deliver, metrics)
+    }
+    .map_err(|e| format!("cannot start the sequencer: {e}"))?;
+    Ok(Backend {
+        sequencer: Arc::new(sequencer),
+        names: Arc::new(LocalNames::default()),
+    })
+}
+
 impl App {
-    /// Shared state for `cfg`. The flags were range-checked by clap, so the quota is valid;
-    /// an embedder passing nonsense gets the smallest valid quota instead of a panic.
-    pub fn new(cfg: Config) -> Arc<Self> {
-        Self::with_store(cfg, None, Arc::new(Metrics::default()))
+    /// Shared state for `cfg` on an in-memory local backend (for tests and embedding).
+    ///
+    /// # Panics
+    ///
+    /// If the sequencer's thread cannot be spawned.
+    pub fn new(mut cfg: Config) -> Arc<Self> {
+        cfg.memory = true;
+        let c = cfg.clone();
+        Self::build(cfg, move |hub, metrics| local_backend(&c, hub, metrics))
+            .expect("an in-memory backend starts")
     }
 
-    /// As [`new`](Self::new), persisting history to `store`.
-    pub fn with_store(cfg: Config, store: Option<Arc<Store>>, metrics: Arc<Metrics>) -> Arc<Self> {
+    /// Shared state for `cfg` on the backend `make` builds around this node's hub.
+    ///
+    /// # Errors
+    ///
+    /// What `make` returns.
+    pub fn build(
+        cfg: Config,
+        make: impl FnOnce(Arc<Hub>, Arc<Metrics>) -> Result<Backend, String>,
+    ) -> Result<Arc<Self>, String> {
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(0, metrics.clone()));
+        let backend = make(hub.clone(), metrics.clone())?;
+        // The flags were range-checked by clap, so the quota is valid; an embedder
+        // passing nonsense gets the smallest valid quota instead of a panic.
         let quota = Quota::per_second(cfg.post_rate.max(1))
             .burst(cfg.post_burst.max(1))
             .build()
@@ -100,46 +153,46 @@ impl App {
                     .build()
                     .expect("one per second is a valid quota")
             });
-        let post_limit = KeyedRateLimiter::new(
-            quota,
-            NonZeroUsize::new(cfg.max_tracked_users as usize).unwrap_or(NonZeroUsize::MIN),
-        );
-        let rooms = Arc::new(LocalRooms::new(
-            cfg.history as usize,
-            cfg.join_history as usize,
-            cfg.max_rooms as usize,
-            store.clone(),
-            metrics.clone(),
-        ));
         let max_users =
             NonZeroUsize::new(cfg.max_tracked_users as usize).unwrap_or(NonZeroUsize::MIN);
+        let post_limit = KeyedRateLimiter::new(quota, max_users);
         let counters = Arc::new(
             KeyedCounters::builder(max_users)
                 // A user silent for 6 dump intervals is dropped from the counters.
                 .evict_idle_after(NonZeroUsize::new(6).expect("non-zero"))
                 .build(),
         );
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             cfg,
-            rooms,
+            sequencer: backend.sequencer,
+            hub,
+            names: backend.names,
             metrics,
             counters,
             post_limit,
-            store,
-            names: Mutex::default(),
-            conns: Mutex::default(),
             per_ip: Mutex::default(),
             open: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             draining: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
-        })
+        }))
     }
 
     /// `true` once shutdown began: `/readyz` is 503 and upgrades are refused.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+
+    /// `None` when ready; otherwise why not (draining, or the store failing).
+    pub fn not_ready(&self) -> Option<String> {
+        if self.is_draining() {
+            return Some("draining".into());
+        }
+        match self.sequencer.health() {
+            Health::Ok => None,
+            Health::Failing(why) => Some(format!("history store failing: {why}")),
+        }
     }
 
     /// Takes a connection slot for `ip`, or says why not.
@@ -164,65 +217,21 @@ impl App {
         })
     }
 
-    /// A new connection id, registered for shutdown.
-    pub fn register(&self, out: &Outbox) -> u64 {
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, out.clone());
-        id
-    }
-
-    pub fn unregister(&self, id: u64) {
-        self.conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-    }
-
-    /// Claims `name` for connection `id`; `false` if another connection holds it.
-    pub fn claim_name(&self, name: &str, id: u64) -> bool {
-        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        match names.get(name) {
-            Some(holder) => *holder == id,
-            None => {
-                names.insert(name.to_owned(), id);
-                true
-            }
-        }
-    }
-
-    /// Releases `name` if connection `id` holds it.
-    pub fn release_name(&self, name: &str, id: u64) {
-        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        if names.get(name) == Some(&id) {
-            names.remove(name);
-        }
+    /// A new connection id (unique for the server's life).
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Frames waiting in every outbound queue.
     pub fn queued_frames(&self) -> usize {
-        self.conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(Outbox::len)
-            .sum()
+        self.hub.outboxes().iter().map(|o| o.len()).sum()
     }
 
     /// Starts the drain: readiness off, no new upgrades, every client told to go.
     pub fn begin_shutdown(&self) {
         self.draining.store(true, Ordering::Release);
         self.shutdown.cancel();
-        let conns: Vec<Outbox> = self
-            .conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for out in conns {
+        for out in self.hub.outboxes() {
             out.close(CLOSE_SHUTDOWN);
         }
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::room::SyncMode;
+
 /// Parses `10s`, `500ms`, `2m` or a plain number of seconds; zero is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -108,6 +110,31 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub outbound_queue: u64,
 
+    /// Bytes each connection may have waiting to be sent, including what its writer
+    /// holds; over it the connection is closed with 4008 "slow consumer".
+    #[arg(long, env = "THRONG_CHAT_OUTBOUND_BYTES", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u64).range(65_536..=1_073_741_824))]
+    pub outbound_bytes: u64,
+
+    /// Most bytes of messages in one `history` reply or `joined` snapshot (clients page
+    /// back with `before`). Must be at most half of `--outbound-bytes`.
+    #[arg(long, env = "THRONG_CHAT_MAX_REPLY_BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u64).range(4_096..=268_435_456))]
+    pub max_reply_bytes: u64,
+
+    /// Bytes of recent messages cached in memory across all rooms; the rooms used longest
+    /// ago give theirs up first (with a data dir they are read back from disk; with
+    /// `--memory` the cache is the history, so this also bounds what is kept).
+    #[arg(long, env = "THRONG_CHAT_HISTORY_CACHE_BYTES", default_value_t = 67_108_864,
+          value_parser = clap::value_parser!(u64).range(65_536..))]
+    pub history_cache_bytes: u64,
+
+    /// How hard each history commit reaches the disk: `full` fsyncs every commit (an
+    /// acknowledged message survives power loss), `normal` only at checkpoints (survives
+    /// a crash of the process, not of the OS).
+    #[arg(long, env = "THRONG_CHAT_SYNC", value_enum, default_value_t = SyncMode::Full)]
+    pub sync: SyncMode,
+
     /// How often the per-user request counters are dumped (e.g. 10s, 500ms, 1m).
     #[arg(long, env = "THRONG_CHAT_DUMP_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub dump_interval: Duration,
@@ -150,6 +177,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// Checks what clap cannot check flag by flag.
+    ///
+    /// # Errors
+    ///
+    /// Which flags disagree, and how.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_reply_bytes.saturating_mul(2) > self.outbound_bytes {
+            return Err(format!(
+                "--max-reply-bytes ({}) must be at most half of --outbound-bytes ({}), or a full history reply would close its own client as a slow consumer",
+                self.max_reply_bytes, self.outbound_bytes
+            ));
+        }
+        if self.max_frame.saturating_mul(2) > self.outbound_bytes {
+            return Err(format!(
+                "--max-frame ({}) must be at most half of --outbound-bytes ({})",
+                self.max_frame, self.outbound_bytes
+            ));
+        }
+        Ok(())
+    }
+
     /// The defaults, listening on `addr` (for tests and embedding).
     /// In-memory history (no data dir), so tests and embedders write nothing unless asked.
     pub fn with_listen(addr: SocketAddr) -> Self {
@@ -214,5 +262,18 @@ mod tests {
         assert!(Config::try_parse_from(["throng-chat", "--post-rate", "0"]).is_err());
         assert!(Config::try_parse_from(["throng-chat", "--max-connections", "0"]).is_err());
         assert!(Config::try_parse_from(["throng-chat", "--dump-interval", "0s"]).is_err());
+    }
+
+    #[test]
+    fn byte_bounds_that_disagree_are_refused() {
+        assert_eq!(Config::parse_from(["throng-chat"]).validate(), Ok(()));
+        let c = Config::parse_from([
+            "throng-chat",
+            "--outbound-bytes",
+            "100000",
+            "--max-reply-bytes",
+            "60000",
+        ]);
+        assert!(c.validate().unwrap_err().contains("--max-reply-bytes"));
     }
 }

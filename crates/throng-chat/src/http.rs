@@ -14,6 +14,10 @@ use serde_json::json;
 use crate::app::{App, Refused};
 use crate::{conn, web};
 
+/// Most bytes tungstenite may hold for one connection's socket (frames and pongs not yet
+/// written). Above the largest frame the server sends (`--max-reply-bytes` plus framing).
+pub const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+
 /// Every route.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -85,16 +89,18 @@ async fn ws(
         // which would dominate per-connection memory; it still grows for big frames.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(16 * 1024)
+        // Bounds what tungstenite buffers for a client that does not read, pongs to its
+        // pings included (a pong that does not fit replaces the one waiting).
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot)))
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
-    if app.is_draining() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
-    } else {
-        "ready".into_response()
+    match app.not_ready() {
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+        None => "ready".into_response(),
     }
 }
 
@@ -125,12 +131,15 @@ async fn users(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn rooms(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let rooms: Vec<serde_json::Value> = app
-        .rooms
-        .rooms()
-        .into_iter()
-        .map(|(name, members)| json!({"room": name, "members": members}))
-        .collect();
-    Json(json!({ "rooms": rooms }))
+async fn rooms(State(app): State<Arc<App>>) -> Response {
+    match app.sequencer.rooms().await {
+        Ok(rooms) => {
+            let rooms: Vec<serde_json::Value> = rooms
+                .into_iter()
+                .map(|r| json!({"room": r.room, "members": r.members}))
+                .collect();
+            Json(json!({ "rooms": rooms })).into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
 }

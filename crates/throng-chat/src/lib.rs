@@ -1,9 +1,13 @@
 //! throng-chat: a real-time WebSocket chat server built on throng's patterns.
 //!
-//! - [`rooms`]: membership, sequencing, history and fan-out, behind the [`rooms::Fanout`]
-//!   seam for scale-out.
-//! - [`outbox`]: each connection's bounded queue and the slow-consumer rule (close 4008).
-//! - [`conn`]: one connection's reader and batching writer.
+//! - [`room`]: sequencing split from delivery: the [`room::Sequencer`] seam (its rules,
+//!   the local SQLite/memory implementation), the node-local [`room::Hub`], the
+//!   [`room::Names`] registry, protocol-neutral events.
+//! - [`outbox`]: each connection's queue, bounded in frames and bytes, and the
+//!   slow-consumer rule (close 4008).
+//! - [`conn`]: one connection's reader and batching writer; [`handlers`]: one per
+//!   request type.
+//! - [`protocol`]: every wire frame and close code.
 //! - [`web`]: the browser client (`static/`), embedded and served at `GET /`.
 //! - [`http`]: `/`, `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
 //! - [`app`]: shared state, connection limits, shutdown.
@@ -16,12 +20,12 @@ pub mod app;
 pub mod config;
 pub mod conn;
 pub mod dumpsink;
+pub mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod outbox;
 pub mod protocol;
-pub mod rooms;
-pub mod store;
+pub mod room;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -31,7 +35,7 @@ use throng::dump::{DumpReport, Dumper, JsonLinesFileSink};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use app::App;
+pub use app::{App, Backend};
 pub use config::Config;
 
 use dumpsink::ChatSink;
@@ -51,29 +55,54 @@ pub struct Server {
 pub struct Summary {
     /// The dumper's report, including the final flush.
     pub dump: DumpReport<ChatSink>,
-    /// The history writer's counters after its final flush (`None` with `--memory`).
-    pub history: Option<throng::batch::BatchMetrics>,
+    /// The history store's counters after the last commit (`None` with `--memory`).
+    pub history: Option<HistoryReport>,
+}
+
+/// What the history store did over the server's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryReport {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Messages committed.
+    pub rows_written: u64,
+    /// Messages refused because their commit failed.
+    pub rows_failed: u64,
 }
 
 impl Server {
-    /// Binds `cfg.listen` and starts serving.
+    /// Binds `cfg.listen` and starts serving on the local backend (SQLite in
+    /// `--data-dir`, or memory with `--memory`).
     ///
     /// # Errors
     ///
-    /// The bind error (address in use, permission).
+    /// Invalid configuration, the data directory locked by another server or unusable,
+    /// or the bind error (address in use, permission).
     pub async fn start(cfg: Config) -> std::io::Result<Self> {
+        let local = cfg.clone();
+        Self::start_with(cfg, move |hub, metrics| {
+            app::local_backend(&local, hub, metrics)
+        })
+        .await
+    }
+
+    /// As [`start`](Self::start), on the backend `make` builds around this node's hub
+    /// (any [`room::Sequencer`] and [`room::Names`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), and what `make` returns.
+    pub async fn start_with(
+        cfg: Config,
+        make: impl FnOnce(Arc<room::Hub>, Arc<metrics::Metrics>) -> Result<Backend, String>,
+    ) -> std::io::Result<Self> {
+        cfg.validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
-        let metrics = Arc::new(metrics::Metrics::default());
-        let store = if cfg.memory {
-            None
-        } else {
-            Some(Arc::new(
-                store::Store::open(&cfg.data_dir, metrics.clone())
-                    .map_err(std::io::Error::other)?,
-            ))
-        };
-        let app = App::with_store(cfg, store, metrics);
+        let durable = !cfg.memory;
+        let app = App::build(cfg, |hub, metrics| make(hub as Arc<room::Hub>, metrics))
+            .map_err(std::io::Error::other)?;
         let dump_token = tokio_util::sync::CancellationToken::new();
         let sink = ChatSink::new(
             app.cfg.dump_file.as_ref().map(JsonLinesFileSink::new),
@@ -108,11 +137,14 @@ impl Server {
             let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
             http_stop.cancel();
             let served = http.await.map_err(|e| e.to_string())?;
-            // Every connection is gone: no more posts. Write the last history batch.
-            let history = match &a.store {
-                Some(store) => Some(store.shutdown(a.cfg.shutdown_grace).await),
-                None => None,
-            };
+            // Every connection is gone: no more posts. The sequencer finishes what it
+            // accepted and stops.
+            a.sequencer.shutdown().await;
+            let history = durable.then(|| HistoryReport {
+                commits: a.metrics.commits.get(),
+                rows_written: a.metrics.rows_written.get(),
+                rows_failed: a.metrics.rows_failed.get(),
+            });
             dump_token.cancel();
             let dump = dumper.join().await.map_err(|e| e.to_string())?;
             served.map_err(|e| e.to_string())?;

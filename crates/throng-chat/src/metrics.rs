@@ -3,7 +3,30 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+fn commit_buckets() -> Histogram {
+    Histogram::new([
+        0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+    ])
+}
+
+/// The store's commit-duration histogram (seconds).
+#[derive(Debug, Clone)]
+pub struct CommitSeconds(pub Histogram);
+
+impl Default for CommitSeconds {
+    fn default() -> Self {
+        Self(commit_buckets())
+    }
+}
+
+impl CommitSeconds {
+    pub fn observe(&self, secs: f64) {
+        self.0.observe(secs);
+    }
+}
 
 /// Every metric the server exports.
 #[derive(Debug, Default)]
@@ -34,10 +57,26 @@ pub struct Metrics {
     pub outbound_queued: Gauge,
     /// Per-user counter dumps written.
     pub dump_runs: Counter,
-    /// History rows refused because the writer was too far behind.
-    pub history_write_failures: Counter,
-    /// History rows written to disk (sampled on scrape).
-    pub history_rows_written: Gauge,
+    /// History transactions committed.
+    pub commits: Counter,
+    /// History transactions that failed (disk full, I/O error); their posts were refused.
+    pub commit_failures: Counter,
+    /// Messages committed to history.
+    pub rows_written: Counter,
+    /// Messages refused because their commit failed.
+    pub rows_failed: Counter,
+    /// How long each commit took.
+    pub commit_seconds: CommitSeconds,
+    /// 1 while the history store accepts writes, 0 while it fails.
+    pub store_healthy: Gauge,
+    /// Room events that reached the hub out of order (should stay 0).
+    pub delivery_gaps: Counter,
+    /// WebSocket control frames (ping, pong) received from clients.
+    pub control_frames: Counter,
+    /// Requests refused with `unavailable`.
+    pub unavailable: Counter,
+    /// Bytes of messages in the history cache, across rooms.
+    pub cache_bytes: Gauge,
 }
 
 impl Metrics {
@@ -102,14 +141,56 @@ impl Metrics {
             self.dump_runs.clone(),
         );
         registry.register(
-            "history_write_failures",
-            "History rows not persisted (writer behind)",
-            self.history_write_failures.clone(),
+            "history_commits",
+            "History transactions committed",
+            self.commits.clone(),
+        );
+        registry.register(
+            "history_commit_failures",
+            "History transactions that failed; their posts were refused",
+            self.commit_failures.clone(),
         );
         registry.register(
             "history_rows_written",
-            "History rows written to disk",
-            self.history_rows_written.clone(),
+            "Messages committed to history",
+            self.rows_written.clone(),
+        );
+        registry.register(
+            "history_rows_failed",
+            "Messages refused because their commit failed",
+            self.rows_failed.clone(),
+        );
+        registry.register_with_unit(
+            "history_commit_duration",
+            "How long each history commit took",
+            prometheus_client::registry::Unit::Seconds,
+            self.commit_seconds.0.clone(),
+        );
+        registry.register(
+            "history_store_healthy",
+            "1 while the history store accepts writes",
+            self.store_healthy.clone(),
+        );
+        registry.register(
+            "delivery_gaps",
+            "Room events that reached the hub out of order",
+            self.delivery_gaps.clone(),
+        );
+        registry.register(
+            "control_frames",
+            "WebSocket control frames received from clients",
+            self.control_frames.clone(),
+        );
+        registry.register_with_unit(
+            "history_cache",
+            "Messages cached in memory across rooms",
+            prometheus_client::registry::Unit::Bytes,
+            self.cache_bytes.clone(),
+        );
+        registry.register(
+            "unavailable",
+            "Requests refused with unavailable",
+            self.unavailable.clone(),
         );
         let mut out = String::new();
         encode(&mut out, &registry).expect("writing to a String cannot fail");

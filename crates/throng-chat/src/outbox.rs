@@ -1,8 +1,14 @@
 //! A connection's bounded outbound queue of pre-serialized frames, and the slow-consumer
 //! rule: when it overflows, the connection is closed with 4008 "slow consumer", never
 //! silently lagged, and nobody else waits for it.
+//!
+//! The queue is bounded twice: in frames (`--outbound-queue`) and in bytes
+//! (`--outbound-bytes`). The byte count covers every frame from the moment it is queued
+//! until the writer has handed it to the socket, including the batch the writer holds, so
+//! a client that stops reading can pin at most `--outbound-bytes` of the server's memory
+//! (plus the WebSocket write buffer, bounded separately, and the kernel's socket buffer).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
@@ -10,16 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-
-/// WebSocket close code for a client that does not read fast enough.
-pub const CLOSE_SLOW: u16 = 4008;
-
-/// Why the server closes a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseReason {
-    pub code: u16,
-    pub reason: &'static str,
-}
+use crate::protocol::{CloseReason, CLOSE_SLOW};
 
 /// The sending side of a connection's queue; cheap to clone into rooms.
 #[derive(Debug, Clone)]
@@ -30,6 +27,8 @@ pub struct Outbox {
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Utf8Bytes>,
+    bytes: AtomicUsize,
+    max_bytes: usize,
     kill: CancellationToken,
     reason: Mutex<Option<CloseReason>>,
     slow: AtomicBool,
@@ -37,13 +36,20 @@ struct Inner {
 }
 
 impl Outbox {
-    /// A queue of `capacity` frames; the receiver goes to the connection's writer.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> (Self, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, rx) = mpsc::channel(capacity);
+    /// A queue of `frames` frames and `max_bytes` bytes; the receiver goes to the
+    /// connection's writer, which calls [`written`](Self::written) as frames leave.
+    pub fn new(
+        frames: usize,
+        max_bytes: usize,
+        metrics: Arc<Metrics>,
+    ) -> (Self, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, rx) = mpsc::channel(frames.max(1));
         (
             Self {
                 inner: Arc::new(Inner {
                     tx,
+                    bytes: AtomicUsize::new(0),
+                    max_bytes,
                     kill: CancellationToken::new(),
                     reason: Mutex::new(None),
                     slow: AtomicBool::new(false),
@@ -54,33 +60,48 @@ impl Outbox {
         )
     }
 
-    /// Queues `frame` without waiting. If the queue is full the connection is marked slow
-    /// and closed with [`CLOSE_SLOW`]; the frame is not queued. Returns whether it was.
+    /// Queues `frame` without waiting. If the queue is full (in frames or bytes) the
+    /// connection is marked slow and closed with 4008; the frame is not queued. Returns
+    /// whether it was.
     pub fn push(&self, frame: Utf8Bytes) -> bool {
-        let len = frame.len() as u64;
+        let len = frame.len();
+        let before = self.inner.bytes.fetch_add(len, Ordering::AcqRel);
+        if before + len > self.inner.max_bytes {
+            self.inner.bytes.fetch_sub(len, Ordering::AcqRel);
+            self.overflow();
+            return false;
+        }
         match self.inner.tx.try_send(frame) {
             Ok(()) => {
                 self.inner.metrics.frames_out.inc();
-                self.inner.metrics.bytes_out.inc_by(len);
+                self.inner.metrics.bytes_out.inc_by(len as u64);
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.inner.slow.swap(true, Ordering::AcqRel) {
-                    self.inner.metrics.slow_closes.inc();
-                    self.close(CloseReason {
-                        code: CLOSE_SLOW,
-                        reason: "slow consumer",
-                    });
+            Err(e) => {
+                self.inner.bytes.fetch_sub(len, Ordering::AcqRel);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    self.overflow();
                 }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 
-    /// Queues a text frame.
-    pub fn push_text(&self, text: String) -> bool {
-        self.push(Utf8Bytes::from(text))
+    fn overflow(&self) {
+        if !self.inner.slow.swap(true, Ordering::AcqRel) {
+            self.inner.metrics.slow_closes.inc();
+            self.close(CLOSE_SLOW);
+        }
+    }
+
+    /// The writer handed `bytes` of queued frames to the socket.
+    pub fn written(&self, bytes: usize) {
+        self.inner.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes queued or held by the writer now.
+    pub fn bytes(&self) -> usize {
+        self.inner.bytes.load(Ordering::Acquire)
     }
 
     /// Asks the connection to close with `reason` (the first reason wins).
@@ -116,5 +137,22 @@ impl Outbox {
     /// `true` if no frame is waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_the_byte_bound_the_connection_is_closed_slow() {
+        let (out, mut rx) = Outbox::new(100, 1000, Arc::new(Metrics::default()));
+        assert!(out.push(Utf8Bytes::from("x".repeat(600))));
+        assert!(!out.push(Utf8Bytes::from("y".repeat(600))));
+        assert_eq!(out.close_reason(), Some(CLOSE_SLOW));
+        assert_eq!(out.bytes(), 600);
+        let f = rx.try_recv().unwrap();
+        out.written(f.len());
+        assert_eq!(out.bytes(), 0);
     }
 }

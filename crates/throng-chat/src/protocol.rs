@@ -1,8 +1,52 @@
 //! The wire protocol: one JSON object per text frame, with a `type` field. See
 //! `PROTOCOL.md` for the reference; this module is its single source of truth in code.
 
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+
+use crate::room::Message;
+
+/// Why the server closes a connection: the WebSocket close code and reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// The client closed, or went away.
+pub const CLOSE_NORMAL: CloseReason = CloseReason {
+    code: 1000,
+    reason: "bye",
+};
+/// The server is stopping (after `bye`).
+pub const CLOSE_SHUTDOWN: CloseReason = CloseReason {
+    code: 1001,
+    reason: "shutdown",
+};
+/// A bad name at `hello`.
+pub const CLOSE_INVALID_NAME: CloseReason = CloseReason {
+    code: 1008,
+    reason: "invalid name",
+};
+/// The name is held by another connection.
+pub const CLOSE_NAME_TAKEN: CloseReason = CloseReason {
+    code: 1008,
+    reason: "name taken",
+};
+/// A frame over `--max-frame`, or one the transport could not read.
+pub const CLOSE_TOO_LARGE: CloseReason = CloseReason {
+    code: 1009,
+    reason: "frame too large",
+};
+/// WebSocket close code for a client that does not read fast enough.
+pub const CLOSE_SLOW_CODE: u16 = 4008;
+/// The outbound queue overflowed (frames or bytes).
+pub const CLOSE_SLOW: CloseReason = CloseReason {
+    code: CLOSE_SLOW_CODE,
+    reason: "slow consumer",
+};
 
 /// Longest user or room name, in characters.
 pub const MAX_NAME: usize = 32;
@@ -60,6 +104,8 @@ pub enum ErrorCode {
     NameTaken,
     NotAuthenticated,
     TooManyRooms,
+    /// The server cannot make the request durable now; retry after `retry_after_ms`.
+    Unavailable,
 }
 
 /// Why a frame could not be understood.
@@ -102,9 +148,9 @@ pub fn parse(text: &str) -> Result<ClientMsg, ParseError> {
     serde_json::from_value(value.clone()).map_err(|e| bad(ErrorCode::BadRequest, e.to_string()))
 }
 
-/// A message as stored in history and sent to members: `{"type":"message",...}`.
+/// A message as sent to members and in history: `{"type":"message",...}`.
 #[derive(Debug, Serialize)]
-pub struct ChatMessage<'a> {
+pub struct WireMessage<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub room: &'a str,
@@ -112,6 +158,23 @@ pub struct ChatMessage<'a> {
     pub text: &'a str,
     pub seq: u64,
     pub ts: u64,
+}
+
+impl<'a> From<&'a Message> for WireMessage<'a> {
+    fn from(m: &'a Message) -> Self {
+        WireMessage {
+            kind: "message",
+            room: &m.room,
+            from: &m.from,
+            text: &m.text,
+            seq: m.seq,
+            ts: m.ts,
+        }
+    }
+}
+
+fn wire(ms: &[Arc<Message>]) -> Vec<WireMessage<'_>> {
+    ms.iter().map(|m| WireMessage::from(&**m)).collect()
 }
 
 /// Replies and events from the server.
@@ -124,7 +187,7 @@ pub enum ServerMsg<'a> {
     Joined {
         room: &'a str,
         members: Vec<&'a str>,
-        history: Vec<&'a RawValue>,
+        history: Vec<WireMessage<'a>>,
     },
     Left {
         room: &'a str,
@@ -140,7 +203,7 @@ pub enum ServerMsg<'a> {
     },
     History {
         room: &'a str,
-        messages: Vec<&'a RawValue>,
+        messages: Vec<WireMessage<'a>>,
     },
     Pong,
     Error {
@@ -161,17 +224,72 @@ impl ServerMsg<'_> {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialize")
     }
+
+    /// The frame, ready to queue.
+    pub fn frame(&self) -> Utf8Bytes {
+        Utf8Bytes::from(self.to_json())
+    }
 }
 
-/// An `error` frame's JSON.
-pub fn error_json(code: ErrorCode, message: &str, reference: Option<&str>) -> String {
+/// A message's frame (serialized once, shared by every member).
+pub fn message_frame(m: &Message) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(&WireMessage::from(m)).expect("messages serialize"))
+}
+
+/// `joined`: the members and the history before the join.
+pub fn joined_frame(room: &str, members: &[Arc<str>], history: &[Arc<Message>]) -> Utf8Bytes {
+    ServerMsg::Joined {
+        room,
+        members: members.iter().map(|m| &**m).collect(),
+        history: wire(history),
+    }
+    .frame()
+}
+
+/// `presence` `join` or `leave`.
+pub fn presence_frame(room: &str, user: &str, event: &'static str) -> Utf8Bytes {
+    ServerMsg::Presence { room, user, event }.frame()
+}
+
+/// `left`.
+pub fn left_frame(room: &str) -> Utf8Bytes {
+    ServerMsg::Left { room }.frame()
+}
+
+/// A `history` reply.
+pub fn history_frame(room: &str, messages: &[Arc<Message>]) -> Utf8Bytes {
+    ServerMsg::History {
+        room,
+        messages: wire(messages),
+    }
+    .frame()
+}
+
+/// An `error` with a retry hint.
+pub fn retry_frame(
+    code: ErrorCode,
+    message: &str,
+    reference: Option<&str>,
+    retry_after: std::time::Duration,
+) -> Utf8Bytes {
+    ServerMsg::Error {
+        code,
+        message,
+        reference,
+        retry_after_ms: Some(retry_after.as_millis().max(1) as u64),
+    }
+    .frame()
+}
+
+/// An `error` frame.
+pub fn error_frame(code: ErrorCode, message: &str, reference: Option<&str>) -> Utf8Bytes {
     ServerMsg::Error {
         code,
         message,
         reference,
         retry_after_ms: None,
     }
-    .to_json()
+    .frame()
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ async fn history_survives_a_restart_and_seq_continues() {
     drop(alice);
     let summary = server.shutdown().await.unwrap();
     assert_eq!(
-        summary.history.unwrap().succeeded,
+        summary.history.unwrap().rows_written,
         3,
         "every row written at shutdown"
     );

@@ -1,0 +1,121 @@
+//! One handler per request type. [`handle`] parses a frame, checks `hello` came first,
+//! and awaits the request's handler; the reader calls it for one frame at a time.
+//!
+//! - [`hello`]: claim a name.
+//! - [`join`], [`leave`]: membership, through the sequencer.
+//! - [`post`]: rate limit, then sequence (durable before delivered and acknowledged).
+//! - [`history`]: members only, capped in bytes.
+//! - `ping`: `pong`.
+
+pub mod hello;
+pub mod history;
+pub mod join;
+pub mod leave;
+pub mod post;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::app::App;
+use crate::conn::Session;
+use crate::outbox::Outbox;
+use crate::protocol::{self, error_frame, retry_frame, ClientMsg, ErrorCode, ServerMsg};
+use crate::room::SeqError;
+
+/// Longest a request waits for the sequencer before it is answered `unavailable`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Awaits a sequencer call for at most [`REQUEST_TIMEOUT`].
+pub async fn bounded<T>(f: impl Future<Output = Result<T, SeqError>>) -> Result<T, SeqError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SeqError::Unavailable {
+                retry_after: Duration::from_secs(1),
+                reason: "the sequencer did not answer in time".into(),
+            })
+        })
+}
+
+/// Queues an `error` frame and counts it.
+pub fn reply_error(app: &App, out: &Outbox, code: ErrorCode, message: &str, id: Option<&str>) {
+    app.metrics.errors.inc();
+    out.push(error_frame(code, message, id));
+}
+
+/// Answers a sequencer error.
+fn reply_seq_error(app: &App, out: &Outbox, e: &SeqError, id: Option<&str>) {
+    match e {
+        SeqError::NotInRoom => reply_error(app, out, ErrorCode::NotInRoom, "not in that room", id),
+        SeqError::TooManyRooms => reply_error(
+            app,
+            out,
+            ErrorCode::BadRequest,
+            "the server holds its maximum number of rooms",
+            id,
+        ),
+        SeqError::Unavailable { retry_after, .. } => {
+            app.metrics.errors.inc();
+            app.metrics.unavailable.inc();
+            out.push(retry_frame(
+                ErrorCode::Unavailable,
+                "the server cannot store messages right now; nothing was delivered",
+                id,
+                *retry_after,
+            ));
+        }
+        SeqError::Closed => {
+            app.metrics.errors.inc();
+            app.metrics.unavailable.inc();
+            out.push(retry_frame(
+                ErrorCode::Unavailable,
+                "the server is shutting down",
+                id,
+                Duration::from_secs(1),
+            ));
+        }
+    }
+}
+
+/// Parses and handles one text frame.
+pub async fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
+    let msg = match protocol::parse(text) {
+        Ok(m) => m,
+        Err(e) => {
+            reply_error(app, out, e.code, &e.message, e.reference.as_deref());
+            return;
+        }
+    };
+    let (name, msg) = match (&s.name, msg) {
+        (None, ClientMsg::Hello { name }) => return hello::handle(app, out, s, name).await,
+        (None, _) => {
+            return reply_error(
+                app,
+                out,
+                ErrorCode::NotAuthenticated,
+                "send hello first",
+                None,
+            )
+        }
+        (Some(_), ClientMsg::Hello { .. }) => {
+            return reply_error(app, out, ErrorCode::BadRequest, "already said hello", None)
+        }
+        (Some(name), msg) => (name.clone(), msg),
+    };
+    match msg {
+        ClientMsg::Hello { .. } => unreachable!("handled above"),
+        ClientMsg::Ping => {
+            out.push(ServerMsg::Pong.frame());
+        }
+        ClientMsg::Join { room } => join::handle(app, out, s, name, room).await,
+        ClientMsg::Leave { room } => leave::handle(app, out, s, name, room).await,
+        ClientMsg::Post { room, text, id } => {
+            post::handle(app, out, s, name, room, text, id).await;
+        }
+        ClientMsg::History {
+            room,
+            before,
+            limit,
+        } => history::handle(app, out, s, room, before, limit).await,
+    }
+}

@@ -1,0 +1,168 @@
+//! The node-local hub: applies sequenced events to the outboxes of this node's members,
+//! in each room's order.
+//!
+//! The sequencer calls [`Hub::deliver`] once per event, in order; the hub encodes each
+//! event's frame once and queues the same bytes to every local member. Queuing never
+//! waits: a member whose outbox is full is closed with 4008 (see [`crate::outbox`]), so no
+//! member delays another. A join of a local connection queues its `joined` reply (members
+//! and history from the event's snapshot) before any later event of the room, so the
+//! joiner misses nothing and sees nothing twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::protocol;
+use crate::room::event::{Event, Sequenced};
+use crate::room::sequencer::Deliver;
+
+#[derive(Debug, Default)]
+struct HubRoom {
+    /// This node's connections in the room.
+    local: HashMap<u64, Outbox>,
+    /// Every member's name (all nodes), with how many connections it has in the room.
+    names: BTreeMap<Arc<str>, usize>,
+    /// The position of the last event applied.
+    pos: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    conns: HashMap<u64, Outbox>,
+    rooms: HashMap<Arc<str>, HubRoom>,
+}
+
+/// Delivery on one node; see the module docs.
+#[derive(Debug)]
+pub struct Hub {
+    node: u64,
+    inner: Mutex<Inner>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    /// A hub for node `node`.
+    pub fn new(node: u64, metrics: Arc<Metrics>) -> Self {
+        Self {
+            node,
+            inner: Mutex::default(),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes connection `conn` of this node reachable: events naming it go to `out`.
+    pub fn attach(&self, conn: u64, out: Outbox) {
+        self.lock().conns.insert(conn, out);
+    }
+
+    /// Forgets connection `conn` (its leaves were sequenced, or it never joined).
+    pub fn detach(&self, conn: u64) {
+        let mut inner = self.lock();
+        inner.conns.remove(&conn);
+        inner.rooms.retain(|_, r| {
+            r.local.remove(&conn);
+            !r.local.is_empty()
+        });
+    }
+
+    /// Every attached connection's outbox.
+    pub fn outboxes(&self) -> Vec<Outbox> {
+        self.lock().conns.values().cloned().collect()
+    }
+
+    /// Member names of `room` as this node knows them (sorted), if it has members here.
+    pub fn member_names(&self, room: &str) -> Option<Vec<Arc<str>>> {
+        self.lock()
+            .rooms
+            .get(room)
+            .map(|r| r.names.keys().cloned().collect())
+    }
+}
+
+impl Deliver for Hub {
+    fn deliver(&self, ev: &Sequenced) {
+        let mut inner = self.lock();
+        let Inner { conns, rooms } = &mut *inner;
+        if let Some(room) = rooms.get_mut(&ev.room) {
+            if ev.pos != room.pos + 1 {
+                self.metrics.delivery_gaps.inc();
+                tracing::warn!(room = %ev.room, expected = room.pos + 1, got = ev.pos, "room events out of order");
+            }
+            room.pos = ev.pos;
+        }
+        match &ev.event {
+            Event::Message(m) => {
+                let Some(room) = rooms.get(&ev.room) else {
+                    return;
+                };
+                let frame = protocol::message_frame(m);
+                for out in room.local.values() {
+                    out.push(frame.clone());
+                }
+            }
+            Event::Join {
+                user,
+                conn,
+                snapshot,
+            } => {
+                let joiner = (conn.node == self.node)
+                    .then(|| conns.get(&conn.conn).cloned())
+                    .flatten();
+                if joiner.is_none() && !rooms.contains_key(&ev.room) {
+                    return; // nobody here cares
+                }
+                let room = rooms.entry(ev.room.clone()).or_insert_with(|| HubRoom {
+                    pos: ev.pos,
+                    ..HubRoom::default()
+                });
+                match snapshot.as_deref() {
+                    // The first local member: the snapshot says who is in the room.
+                    Some(snap) if joiner.is_some() && room.local.is_empty() => {
+                        room.names = snap.members.iter().map(|n| (n.clone(), 1)).collect();
+                    }
+                    _ => *room.names.entry(user.clone()).or_insert(0) += 1,
+                }
+                let presence = protocol::presence_frame(&ev.room, user, "join");
+                for out in room.local.values() {
+                    out.push(presence.clone());
+                }
+                if let Some(out) = joiner {
+                    let members: Vec<Arc<str>> = room.names.keys().cloned().collect();
+                    let history = snapshot.as_ref().map_or(&[][..], |s| &s.history[..]);
+                    out.push(protocol::joined_frame(&ev.room, &members, history));
+                    room.local.insert(conn.conn, out);
+                }
+            }
+            Event::Leave { user, conn, silent } => {
+                let Some(room) = rooms.get_mut(&ev.room) else {
+                    return;
+                };
+                if let Some(n) = room.names.get_mut(user) {
+                    *n -= 1;
+                    if *n == 0 {
+                        room.names.remove(user);
+                    }
+                }
+                if conn.node == self.node {
+                    if let Some(out) = room.local.remove(&conn.conn) {
+                        if !silent {
+                            out.push(protocol::left_frame(&ev.room));
+                        }
+                    }
+                }
+                let presence = protocol::presence_frame(&ev.room, user, "leave");
+                for out in room.local.values() {
+                    out.push(presence.clone());
+                }
+                if room.local.is_empty() {
+                    rooms.remove(&ev.room);
+                }
+            }
+        }
+    }
+}

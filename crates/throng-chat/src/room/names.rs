@@ -1,0 +1,70 @@
+//! Who holds which user name: the [`Names`] seam, and [`LocalNames`] for one process.
+//!
+//! Names are unique case-insensitively (`Alice` and `alice` are one name), so nobody can
+//! pass for someone else by changing case; the holder keeps the spelling it chose.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::event::ConnId;
+
+/// Why a name could not be claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    /// Another connection holds it.
+    Taken,
+    /// The registry cannot answer now.
+    Unavailable(String),
+}
+
+/// The name registry every node shares.
+pub trait Names: Send + Sync + 'static {
+    /// Claims `name` for `conn`; claiming a name the connection already holds succeeds.
+    fn claim(&self, name: &str, conn: ConnId) -> BoxFuture<'_, Result<(), NameError>>;
+    /// Frees `name` if `conn` holds it.
+    fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()>;
+}
+
+impl std::fmt::Debug for dyn Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Names")
+    }
+}
+
+/// The key a name is unique under.
+pub fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Names held in this process.
+#[derive(Debug, Default)]
+pub struct LocalNames {
+    held: Mutex<HashMap<String, ConnId>>,
+}
+
+impl Names for LocalNames {
+    fn claim(&self, name: &str, conn: ConnId) -> BoxFuture<'_, Result<(), NameError>> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let r = match held.get(&fold(name)) {
+            Some(holder) if *holder != conn => Err(NameError::Taken),
+            Some(_) => Ok(()),
+            None => {
+                held.insert(fold(name), conn);
+                Ok(())
+            }
+        };
+        futures::future::ready(r).boxed()
+    }
+
+    fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let key = fold(name);
+        if held.get(&key) == Some(&conn) {
+            held.remove(&key);
+        }
+        futures::future::ready(()).boxed()
+    }
+}
