@@ -81,7 +81,7 @@ async fn ws(
         }
     };
     // The transport refuses frames over twice the limit outright; between the limit and
-    // that, the connection answers `too_large` itself (see conn.rs).
+    // that, the connection answers `too_large` itself (see conn/mod.rs).
     let hard_cap = (app.cfg.max_frame as usize).saturating_mul(2);
     let tasks = app.tasks.clone();
     upgrade

@@ -39,6 +39,30 @@ async fn invalid_and_taken_names_get_an_error_then_a_close() {
     let (texts, close) = dup.closed().await;
     assert_eq!(texts[0]["code"], "name_taken");
     assert_eq!(close.map(|c| c.0), Some(1008));
+
+    // Another case is the same name: nobody passes for alice as "Alice".
+    let mut case = Client::connect(&server).await;
+    case.send(json!({"type": "hello", "name": "ALICE"})).await;
+    let (texts, close) = case.closed().await;
+    assert_eq!(texts[0]["code"], "name_taken");
+    assert_eq!(close.map(|c| c.0), Some(1008));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_repeated_join_answers_without_resending_history() {
+    let server = start(config()).await;
+    let mut alice = Client::login(&server, "alice").await;
+    alice.join("lobby").await;
+    for i in 0..3 {
+        alice
+            .send(json!({"type": "post", "room": "lobby", "text": format!("m{i}")}))
+            .await;
+        alice.recv_type("message").await;
+    }
+    let again = alice.join("lobby").await;
+    assert_eq!(again["members"], json!(["alice"]));
+    assert_eq!(again["history"], json!([]), "the client already has it");
     server.shutdown().await.unwrap();
 }
 

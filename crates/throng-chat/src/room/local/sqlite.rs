@@ -317,3 +317,60 @@ impl HistoryReader for SqliteReader {
         Ok(out?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("throng-sqlite-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_database_of_the_json_frame_schema_is_migrated_on_open() {
+        let dir = temp("migrate");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let c = Connection::open(dir.join("history.sqlite3")).unwrap();
+            c.execute_batch(
+                r#"CREATE TABLE messages (room TEXT NOT NULL, seq INTEGER NOT NULL,
+                       frame TEXT NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;
+                   INSERT INTO messages VALUES ('lobby', 1,
+                       '{"type":"message","room":"lobby","from":"alice","text":"old","seq":1,"ts":7}');"#,
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStorage::open(&dir, SyncMode::Normal).unwrap();
+        let load = s.load_room("lobby", 10, 1 << 20, 10, 0).unwrap();
+        assert_eq!(load.last_seq, 1);
+        let m = &load.recent[0];
+        assert_eq!((&*m.from, &*m.text, m.ts), ("alice", "old", 7));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_open_of_one_directory_is_refused_and_a_conflict_is_an_error() {
+        let dir = temp("lock");
+        let mut first = SqliteStorage::open(&dir, SyncMode::Normal).unwrap();
+        let err = SqliteStorage::open(&dir, SyncMode::Normal).unwrap_err();
+        assert!(err.0.contains("in use by another throng-chat"), "{err}");
+        let row = Row {
+            msg: Arc::new(Message {
+                room: Arc::from("r"),
+                seq: 1,
+                from: Arc::from("a"),
+                text: Arc::from("x"),
+                ts: 0,
+            }),
+            client_id: None,
+        };
+        first.commit(std::slice::from_ref(&row)).unwrap();
+        assert!(first.commit(&[row]).is_err(), "never an overwrite");
+        drop(first);
+        SqliteStorage::open(&dir, SyncMode::Normal).expect("free again once closed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
