@@ -2,6 +2,9 @@
 //! WebSocket client.
 #![allow(dead_code)]
 
+#[cfg(target_os = "linux")]
+pub mod process;
+
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};

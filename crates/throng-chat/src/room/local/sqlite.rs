@@ -17,6 +17,8 @@
 //! [`SqliteStorage::open`] takes an exclusive lock on `<data-dir>/LOCK` (an OS file lock,
 //! released when the process exits, even by `kill -9`); a second server on the same
 //! directory fails to start with a clear error instead of handing out the same `seq`s.
+//! Opening also tries a small write, so a database the process cannot write (wrong
+//! owner, read-only file) stops the start with a clear error too.
 //!
 //! # Schema
 //!
@@ -153,14 +155,20 @@ impl SqliteStorage {
         let path = dir.join("history.sqlite3");
         let conn = open_writer(&path, sync)
             .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Self {
+        let mut storage = Self {
             conn,
             reader: Arc::new(SqliteReader {
-                path,
+                path: path.clone(),
                 pool: Mutex::new(Vec::new()),
             }),
             _lock: lock,
-        })
+        };
+        // A database the process cannot write (wrong owner, read-only file) is refused
+        // now, not discovered at the first post.
+        storage
+            .probe()
+            .map_err(|e| StoreError(format!("cannot write {}: {e}", path.display())))?;
+        Ok(storage)
     }
 }
 
