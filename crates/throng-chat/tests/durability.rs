@@ -266,7 +266,10 @@ async fn a_database_the_server_cannot_write_stops_the_start() {
         return;
     }
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("history.sqlite3"), "names the file: {stderr}");
+    assert!(
+        stderr.contains("history.sqlite3"),
+        "names the file: {stderr}"
+    );
     assert!(stderr.contains("readonly database"), "says why: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
