@@ -44,6 +44,9 @@ pub struct App {
     pub post_limit: KeyedRateLimiter<String>,
     per_ip: Mutex<HashMap<IpAddr, u64>>,
     open: AtomicU64,
+    /// Accepted TCP connections not (yet) WebSockets, per address and in all.
+    pending_per_ip: Mutex<HashMap<IpAddr, u64>>,
+    pending: AtomicU64,
     next_conn: AtomicU64,
     draining: AtomicBool,
     /// Cancelled when shutdown begins.
@@ -60,6 +63,17 @@ pub enum Refused {
     TooManyFromIp,
 }
 
+impl Refused {
+    /// Why, for the 503's body.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refused::Draining => "shutting down",
+            Refused::TooManyConnections => "too many connections",
+            Refused::TooManyFromIp => "too many connections from your address",
+        }
+    }
+}
+
 /// A held connection slot; dropping it frees the slot.
 #[derive(Debug)]
 pub struct Slot {
@@ -72,6 +86,31 @@ impl Drop for Slot {
         self.app.open.fetch_sub(1, Ordering::AcqRel);
         self.app.metrics.connections.dec();
         let mut per_ip = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// An accepted TCP connection still speaking HTTP (not yet a WebSocket); dropping it
+/// frees its place under the caps.
+#[derive(Debug)]
+pub struct PendingSlot {
+    app: Arc<App>,
+    ip: IpAddr,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.app.pending.fetch_sub(1, Ordering::AcqRel);
+        let mut per_ip = self
+            .app
+            .pending_per_ip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(n) = per_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -172,6 +211,8 @@ impl App {
             post_limit,
             per_ip: Mutex::default(),
             open: AtomicU64::new(0),
+            pending_per_ip: Mutex::default(),
+            pending: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             draining: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
@@ -212,6 +253,34 @@ impl App {
         *per_ip.entry(ip).or_insert(0) += 1;
         self.metrics.connections.inc();
         Ok(Slot {
+            app: self.clone(),
+            ip,
+        })
+    }
+
+    /// Admits an accepted TCP connection before any of its HTTP is read: it counts
+    /// against `--max-connections` and `--max-connections-per-ip` together with the
+    /// WebSockets, so connections that never finish a request cannot exhaust the server.
+    pub fn accept_tcp(self: &Arc<Self>, ip: IpAddr) -> Result<PendingSlot, Refused> {
+        let ws_from_ip = {
+            let per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            per_ip.get(&ip).copied().unwrap_or(0)
+        };
+        let mut pending = self
+            .pending_per_ip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let from_ip = pending.get(&ip).copied().unwrap_or(0);
+        if from_ip + ws_from_ip >= self.cfg.max_connections_per_ip {
+            return Err(Refused::TooManyFromIp);
+        }
+        let open = self.open.load(Ordering::Acquire);
+        if self.pending.fetch_add(1, Ordering::AcqRel) + open >= self.cfg.max_connections {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refused::TooManyConnections);
+        }
+        *pending.entry(ip).or_insert(0) += 1;
+        Ok(PendingSlot {
             app: self.clone(),
             ip,
         })

@@ -22,7 +22,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s or m)")),
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
+            ))
+        }
     };
     if !(secs > 0.0 && secs.is_finite() && secs < 1e9) {
         return Err(format!("`{s}` must be a positive duration"));
@@ -174,6 +179,30 @@ pub struct Config {
     /// how long any close waits for a client that stopped reading.
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Longest a new TCP connection may take to send its request headers; then it is
+    /// dropped (slowloris).
+    #[arg(long, env = "THRONG_CHAT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest a WebSocket may stay open without a successful `hello`.
+    #[arg(long, env = "THRONG_CHAT_HELLO_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub hello_timeout: Duration,
+
+    /// How often the server pings a connection that has sent nothing meanwhile.
+    #[arg(long, env = "THRONG_CHAT_PING_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// How long after its ping a silent connection has to answer (any frame, a pong
+    /// included) before it is closed as dead (4000).
+    #[arg(long, env = "THRONG_CHAT_PONG_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub pong_timeout: Duration,
+
+    /// Longest a connection may go without a request (any JSON frame; `ping` counts,
+    /// WebSocket pongs do not) before it is closed (4000). The web client pings every
+    /// 25 s.
+    #[arg(long, env = "THRONG_CHAT_IDLE_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 impl Config {
@@ -219,7 +248,8 @@ mod tests {
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5d").is_err());
     }
 
     #[test]

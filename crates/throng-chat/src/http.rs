@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::{App, Refused};
+use crate::app::App;
 use crate::{conn, web};
 
 /// Most bytes tungstenite may hold for one connection's socket (frames and pongs not yet
@@ -72,12 +72,7 @@ async fn ws(
         Ok(slot) => slot,
         Err(why) => {
             app.metrics.connections_refused.inc();
-            let msg = match why {
-                Refused::Draining => "shutting down",
-                Refused::TooManyConnections => "too many connections",
-                Refused::TooManyFromIp => "too many connections from your address",
-            };
-            return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+            return (StatusCode::SERVICE_UNAVAILABLE, why.message()).into_response();
         }
     };
     // The transport refuses frames over twice the limit outright; between the limit and

@@ -12,6 +12,7 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cfg = Config::parse();
+    raise_fd_limit(cfg.max_connections);
     let server = match Server::start(cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -52,4 +53,48 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Raises the soft limit on open files to the hard limit (every connection is a file
+/// descriptor; the usual soft limit, 1 024, is far below `--max-connections`), and logs
+/// what it got.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+fn raise_fd_limit(max_connections: u64) {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+        if !got {
+            tracing::warn!("cannot read the open-file limit (RLIMIT_NOFILE)");
+            return;
+        }
+        let before = lim.rlim_cur;
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+                lim.rlim_cur = before;
+            }
+        }
+        let now = lim.rlim_cur as u64;
+        tracing::info!(
+            before = before as u64,
+            now,
+            "open-file limit (RLIMIT_NOFILE)"
+        );
+        // Room for the listener, the database, logs and connections still being closed.
+        if now < max_connections.saturating_add(64) {
+            tracing::warn!(
+                limit = now,
+                max_connections,
+                "the open-file limit is below --max-connections; accept will fail (and back off) before the cap is reached"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = max_connections;
 }

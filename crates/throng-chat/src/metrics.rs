@@ -77,6 +77,12 @@ pub struct Metrics {
     pub unavailable: Counter,
     /// Bytes of messages in the history cache, across rooms.
     pub cache_bytes: Gauge,
+    /// `accept` calls that failed (out of file descriptors, …).
+    pub accept_errors: Counter,
+    /// Connections closed for a timeout: no `hello`, no answer to a ping, or idle.
+    pub timeouts: Counter,
+    /// Connections closed for a WebSocket protocol error (1002) or invalid UTF-8 (1007).
+    pub protocol_errors: Counter,
 }
 
 impl Metrics {
@@ -191,6 +197,21 @@ impl Metrics {
             "unavailable",
             "Requests refused with unavailable",
             self.unavailable.clone(),
+        );
+        registry.register(
+            "accept_errors",
+            "accept calls that failed (out of file descriptors, ...)",
+            self.accept_errors.clone(),
+        );
+        registry.register(
+            "timeouts",
+            "Connections closed for a timeout (no hello, no pong, idle)",
+            self.timeouts.clone(),
+        );
+        registry.register(
+            "protocol_errors",
+            "Connections closed for a WebSocket protocol error or invalid UTF-8",
+            self.protocol_errors.clone(),
         );
         let mut out = String::new();
         encode(&mut out, &registry).expect("writing to a String cannot fail");

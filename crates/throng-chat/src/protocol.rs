@@ -40,6 +40,31 @@ pub const CLOSE_TOO_LARGE: CloseReason = CloseReason {
     code: 1009,
     reason: "frame too large",
 };
+/// A WebSocket protocol error (unmasked frame, bad opcode, oversized control frame, …).
+pub const CLOSE_PROTOCOL: CloseReason = CloseReason {
+    code: 1002,
+    reason: "protocol error",
+};
+/// A text frame that is not valid UTF-8.
+pub const CLOSE_INVALID_UTF8: CloseReason = CloseReason {
+    code: 1007,
+    reason: "invalid utf-8",
+};
+/// No successful `hello` within `--hello-timeout`.
+pub const CLOSE_HELLO_TIMEOUT: CloseReason = CloseReason {
+    code: 4000,
+    reason: "hello timeout",
+};
+/// Nothing at all (not even a pong) within `--ping-interval` + `--pong-timeout`.
+pub const CLOSE_DEAD: CloseReason = CloseReason {
+    code: 4000,
+    reason: "no answer to ping",
+};
+/// No request within `--idle-timeout`.
+pub const CLOSE_IDLE: CloseReason = CloseReason {
+    code: 4000,
+    reason: "idle timeout",
+};
 /// WebSocket close code for a client that does not read fast enough.
 pub const CLOSE_SLOW_CODE: u16 = 4008;
 /// The outbound queue overflowed (frames or bytes).
@@ -106,6 +131,8 @@ pub enum ErrorCode {
     TooManyRooms,
     /// The server cannot make the request durable now; retry after `retry_after_ms`.
     Unavailable,
+    /// The connection is closed for a timeout (no `hello`, idle).
+    Timeout,
 }
 
 /// Why a frame could not be understood.

@@ -10,6 +10,7 @@ pub mod writer;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::stream::StreamExt;
@@ -18,7 +19,9 @@ use crate::app::{App, Slot};
 use crate::handlers;
 use crate::outbox::Outbox;
 use crate::protocol::{
-    error_frame, ErrorCode, CLOSE_NORMAL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE, CLOSE_TOO_LARGE,
+    error_frame, CloseReason, ErrorCode, CLOSE_DEAD, CLOSE_HELLO_TIMEOUT, CLOSE_IDLE,
+    CLOSE_INVALID_UTF8, CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE,
+    CLOSE_TOO_LARGE,
 };
 use crate::room::{ConnId, MemberRequest};
 
@@ -55,18 +58,32 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         rx,
         out.clone(),
         app.cfg.shutdown_grace,
+        app.cfg.ping_interval,
     ));
     let mut session = Session {
         id,
         name: None,
         rooms: BTreeSet::new(),
     };
+    let started = Instant::now();
+    let mut last_frame = started; // any frame, pongs included
+    let mut last_request = started; // JSON (or binary) frames
     loop {
+        let deadline = deadline(&app.cfg, &session, started, last_frame, last_request);
         let frame = tokio::select! {
             biased;
             _ = out.closed() => break,
+            _ = tokio::time::sleep_until(deadline.0.into()) => {
+                app.metrics.timeouts.inc();
+                if deadline.1 == CLOSE_HELLO_TIMEOUT {
+                    handlers::reply_error(&app, &out, ErrorCode::Timeout, "no hello in time", None);
+                }
+                out.close(deadline.1);
+                break;
+            }
             frame = stream.next() => frame,
         };
+        last_frame = Instant::now();
         let (len, text) = match frame {
             Some(Ok(Message::Text(text))) => (text.len(), Some(text)),
             Some(Ok(Message::Binary(bytes))) => (bytes.len(), None),
@@ -84,13 +101,12 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
                 out.close(CLOSE_NORMAL);
                 break;
             }
-            Some(Err(_)) => {
-                // The transport failed or the frame passed the hard size cap (twice the
-                // limit): nothing more can be read.
-                reject(&app, &out, "frame over the size limit or unreadable");
+            Some(Err(e)) => {
+                transport_error(&app, &out, e);
                 break;
             }
         };
+        last_request = last_frame;
         app.metrics.frames_in.inc();
         app.metrics.bytes_in.inc_by(len as u64);
         if let Some(name) = &session.name {
@@ -137,6 +153,52 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
     }
     drop(out);
     let _ = writer.await;
+}
+
+/// When the connection must next show a sign of life, and the close it gets if it does
+/// not: a `hello` within `--hello-timeout`; some frame (a pong will do) within
+/// `--ping-interval` + `--pong-timeout` of the last one (the writer pings every
+/// `--ping-interval`); a request within `--idle-timeout`.
+fn deadline(
+    cfg: &crate::config::Config,
+    s: &Session,
+    started: Instant,
+    last_frame: Instant,
+    last_request: Instant,
+) -> (Instant, CloseReason) {
+    let mut d = (
+        last_frame + cfg.ping_interval + cfg.pong_timeout,
+        CLOSE_DEAD,
+    );
+    let idle = last_request + cfg.idle_timeout;
+    if idle < d.0 {
+        d = (idle, CLOSE_IDLE);
+    }
+    if s.name.is_none() && started + cfg.hello_timeout < d.0 {
+        d = (started + cfg.hello_timeout, CLOSE_HELLO_TIMEOUT);
+    }
+    d
+}
+
+/// The transport could not read a frame: say why with the right close code (1009 only
+/// for size; 1007 invalid UTF-8; 1002 any other protocol error), or just stop when the
+/// socket itself failed.
+fn transport_error(app: &App, out: &Outbox, e: axum::Error) {
+    use tungstenite::Error as E;
+    let inner = e.into_inner();
+    match inner.downcast_ref::<E>() {
+        Some(E::Capacity(_)) => reject(app, out, "frame over the size limit"),
+        Some(E::Utf8(_)) => {
+            app.metrics.protocol_errors.inc();
+            out.close(CLOSE_INVALID_UTF8);
+        }
+        Some(E::Protocol(_) | E::AttackAttempt) => {
+            app.metrics.protocol_errors.inc();
+            out.close(CLOSE_PROTOCOL);
+        }
+        // The socket failed or was closed: nobody to tell.
+        _ => out.close(CLOSE_NORMAL),
+    }
 }
 
 fn reject(app: &App, out: &Outbox, why: &str) {

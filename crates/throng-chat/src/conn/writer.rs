@@ -13,7 +13,8 @@ use crate::protocol::{ServerMsg, CLOSE_NORMAL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE};
 /// Frames the writer sends per flush.
 const WRITE_BATCH: usize = 64;
 
-/// Sends queued frames in batches until the connection closes, then the close frame. On a
+/// Sends queued frames in batches until the connection closes, then the close frame, and
+/// a ping every `ping_every` (the reader closes a connection that answers nothing). On a
 /// shutdown or error close the queue is flushed first (within `grace`); a slow consumer is
 /// closed at once, without its backlog.
 ///
@@ -26,8 +27,11 @@ pub async fn write_loop(
     mut rx: mpsc::Receiver<Utf8Bytes>,
     out: Outbox,
     grace: Duration,
+    ping_every: Duration,
 ) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Resolves when a write in progress must be given up.
     let give_up = async {
         out.closed().await;
@@ -65,6 +69,20 @@ pub async fn write_loop(
                 }
             }
             _ = out.closed() => break,
+            _ = ping.tick() => {
+                // A liveness check: the reader closes a connection that answers nothing.
+                let sent = tokio::select! {
+                    biased;
+                    r = sink.send(Message::Ping(Default::default())) => r,
+                    () = &mut give_up => {
+                        abandoned = true;
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
         }
     }
     let reason = out.close_reason().unwrap_or(CLOSE_NORMAL);

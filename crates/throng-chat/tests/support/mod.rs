@@ -4,6 +4,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod raw;
 
 use std::time::Duration;
 
