@@ -249,3 +249,53 @@ async fn stress_every_increment_lands_in_exactly_one_dump() {
     assert_eq!(total, 200_000);
     assert_eq!(report.counted, 200_000);
 }
+
+/// A sink whose final write never finishes; regular writes succeed.
+struct StuckOnFinal;
+
+impl Sink<String> for StuckOnFinal {
+    async fn write(&mut self, dump: &Dump<String>) -> io::Result<()> {
+        if dump.is_final {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_of_a_final_write_abandoned_at_the_deadline_are_reported_lost() {
+    let hits = counters(10);
+    let token = CancellationToken::new();
+    let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
+        .unwrap()
+        .final_flush_deadline(Duration::from_secs(5))
+        .spawn(token.clone(), StuckOnFinal);
+    hits.add("a", 2);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // first dump: 2 counted
+    hits.add("b", 3);
+    let report = handle.stop().await.unwrap();
+    assert_eq!(report.periodic.final_run, FinalRun::TimedOut);
+    assert_eq!(report.counted, 2);
+    assert_eq!(
+        report.lost, 3,
+        "the abandoned final dump's counts are lost, not gone"
+    );
+    assert_eq!(report.dumps, 2);
+    assert_eq!(report.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_of_a_write_that_panicked_are_reported_lost() {
+    let hits = counters(10);
+    hits.add("a", 4);
+    let token = CancellationToken::new();
+    let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
+        .unwrap()
+        .spawn(token.clone(), PanickingSink);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let report = handle.join().await.unwrap();
+    assert!(report.periodic.panic().is_some());
+    assert_eq!(report.counted, 0);
+    assert_eq!(report.lost, 4);
+    assert_eq!(report.failed, 1);
+}
