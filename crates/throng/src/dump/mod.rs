@@ -76,7 +76,8 @@
 //! let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(10))
 //!     .unwrap()
 //!     .clock(|| std::time::UNIX_EPOCH + Duration::from_secs(1))
-//!     .spawn(token.clone(), TextSink::new(Vec::new()));
+//!     .spawn(token.clone(), TextSink::new(Vec::new()))
+//!     .unwrap();
 //!
 //! hits.inc("alice");
 //! tokio::time::sleep(Duration::from_secs(11)).await; // first dump at t = 10 s
@@ -283,13 +284,19 @@ where
 
     /// Spawns the dumper on the current runtime and returns its handle at once.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, like `tokio::spawn`.
-    pub fn spawn<S: Sink<K>>(self, token: CancellationToken, sink: S) -> DumpHandle<S> {
+    /// [`SpawnError::NoRuntime`] if called outside a tokio runtime (where `tokio::spawn`
+    /// would panic); the sink is dropped.
+    pub fn spawn<S: Sink<K>>(
+        self,
+        token: CancellationToken,
+        sink: S,
+    ) -> Result<DumpHandle<S>, SpawnError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         let token = token.child_token();
-        let task = tokio::spawn(self.run(token.clone(), sink));
-        DumpHandle { token, task }
+        let task = runtime.spawn(self.run(token.clone(), sink));
+        Ok(DumpHandle { token, task })
     }
 }
 
@@ -343,6 +350,24 @@ pub struct DumpHandle<S> {
     token: CancellationToken,
     task: JoinHandle<DumpReport<S>>,
 }
+
+/// Why [`Dumper::spawn`] started no dumper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// `spawn` was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoRuntime => "a dumper must be spawned inside a tokio runtime",
+        })
+    }
+}
+
+impl std::error::Error for SpawnError {}
 
 /// The dumper task ended without a report: its runtime shut down under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
