@@ -27,7 +27,7 @@ const PER_CALLER: u64 = 64;
 fn uncontended(c: &mut Criterion) {
     let rt = Builder::new_current_thread().enable_all().build().unwrap();
     let _enter = rt.enter();
-    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap());
+    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap()).unwrap();
     let peer = spawn_peer();
     let tokio_mutex = Arc::new(tokio::sync::Mutex::new(0u64));
     let std_mutex = Arc::new(std::sync::Mutex::new(0u64));
@@ -110,7 +110,7 @@ fn contended(c: &mut Criterion) {
         .build()
         .unwrap();
     let _enter = rt.enter();
-    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap());
+    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap()).unwrap();
     let peer = spawn_peer();
     let tokio_mutex = Arc::new(tokio::sync::Mutex::new(0u64));
     let std_mutex = Arc::new(std::sync::Mutex::new(0u64));

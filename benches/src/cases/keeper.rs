@@ -76,7 +76,7 @@ fn multi_thread() -> Runtime {
 /// Calls per second from `callers` concurrent tasks.
 fn measure(rt: &Runtime, callers: usize, use_keeper: bool) -> f64 {
     let _guard = rt.enter();
-    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap());
+    let keeper = Keeper::spawn(0u64, NonZeroUsize::new(CAPACITY).unwrap()).unwrap();
     let peer = spawn_peer();
     let value = best_of(ROUNDS, || {
         rate(DUR, || {

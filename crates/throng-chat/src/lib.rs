@@ -114,7 +114,8 @@ impl Server {
         let dumper = Dumper::new(app.counters.clone(), app.cfg.dump_interval)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
             .skip_empty(true)
-            .spawn(dump_token.clone(), sink);
+            .spawn(dump_token.clone(), sink)
+            .map_err(std::io::Error::other)?;
         let router = http::router(app.clone());
         // The HTTP listener outlives the drain, so `/readyz` answers 503 (and `/ws` 503)
         // while clients are being closed; it stops once they are gone.

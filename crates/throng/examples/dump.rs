@@ -23,7 +23,8 @@ async fn main() {
     let token = CancellationToken::new();
     let dumper = Dumper::new(Arc::clone(&hits), Duration::from_millis(300))
         .unwrap()
-        .spawn(token.clone(), JsonLinesFileSink::new(&path));
+        .spawn(token.clone(), JsonLinesFileSink::new(&path))
+        .unwrap();
 
     let mut sent = 0u64;
     for round in 0..10u64 {

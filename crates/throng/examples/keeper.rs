@@ -15,7 +15,8 @@ async fn main() {
     let keeper = Keeper::spawn(
         HashMap::<String, u64>::new(),
         NonZeroUsize::new(64).unwrap(),
-    );
+    )
+    .unwrap();
 
     // Eight "handlers" bump counters concurrently.
     let mut handlers = Vec::new();
@@ -56,7 +57,7 @@ async fn main() {
     // A panicking closure is contained: the caller gets an error, the keeper is poisoned.
     // (A one-line panic hook keeps the output short; the default one prints a backtrace.)
     std::panic::set_hook(Box::new(|info| eprintln!("[panic hook] {info}")));
-    let fragile = Keeper::spawn(0u32, NonZeroUsize::new(4).unwrap());
+    let fragile = Keeper::spawn(0u32, NonZeroUsize::new(4).unwrap()).unwrap();
     let boom = fragile.call(|_| -> u32 { panic!("bad input") }).await;
     let after = fragile.call(|n| *n).await;
     println!("panicking call: {boom:?}; later call: {after:?}");

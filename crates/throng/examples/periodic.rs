@@ -24,16 +24,18 @@ async fn main() {
     let flushed = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&events);
     let total = Arc::clone(&flushed);
-    let mut handle = flusher.spawn(shutdown.clone(), move |ctx| {
-        // Take the delta synchronously, then "send" it asynchronously.
-        let delta = counter.swap(0, Ordering::Relaxed);
-        total.fetch_add(delta, Ordering::Relaxed);
-        async move {
-            tokio::time::sleep(Duration::from_millis(5)).await; // pretend I/O
-            let kind = if ctx.is_final() { "final" } else { "tick " };
-            println!("{kind} flush #{}: {delta} events", ctx.index());
-        }
-    });
+    let mut handle = flusher
+        .spawn(shutdown.clone(), move |ctx| {
+            // Take the delta synchronously, then "send" it asynchronously.
+            let delta = counter.swap(0, Ordering::Relaxed);
+            total.fetch_add(delta, Ordering::Relaxed);
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await; // pretend I/O
+                let kind = if ctx.is_final() { "final" } else { "tick " };
+                println!("{kind} flush #{}: {delta} events", ctx.index());
+            }
+        })
+        .unwrap();
 
     // Produce events for about a second, in bursts.
     for burst in 1..=10u64 {

@@ -38,7 +38,8 @@ async fn main() {
     let last_seen = Keeper::spawn(
         HashMap::<String, u64>::new(),
         NonZeroUsize::new(256).unwrap(),
-    );
+    )
+    .unwrap();
     let news: Broadcaster<Arc<str>> = Broadcaster::new();
     let shutdown = Latch::new();
 
@@ -46,7 +47,8 @@ async fn main() {
     let token = CancellationToken::new();
     let dumper = Dumper::new(Arc::clone(&per_user), Duration::from_millis(500))
         .unwrap()
-        .spawn(token.clone(), TextSink::new(std::io::stdout()));
+        .spawn(token.clone(), TextSink::new(std::io::stdout()))
+        .unwrap();
 
     let mut fast = news
         .subscribe(SubscribeOptions::new(

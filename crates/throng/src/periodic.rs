@@ -107,7 +107,8 @@
 //!         } else {
 //!             println!("run {}", ctx.index());
 //!         }
-//!     });
+//!     })
+//!     .unwrap();
 //!
 //! tokio::time::sleep(Duration::from_millis(2_500)).await;
 //! shutdown.cancel();
@@ -192,6 +193,24 @@ impl fmt::Display for InvalidPeriod {
 }
 
 impl std::error::Error for InvalidPeriod {}
+
+/// Why [`Periodic::spawn`] started no runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// `spawn` was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoRuntime => "a periodic runner must be spawned inside a tokio runtime",
+        })
+    }
+}
+
+impl std::error::Error for SpawnError {}
 
 /// The schedule of a periodic runner: period, missed-tick policy, first run, final run.
 ///
@@ -290,11 +309,15 @@ impl Periodic {
     /// `token` stops it, and so does [`PeriodicHandle::cancel`], which leaves `token`
     /// alone. Dropping the handle cancels the runner too (see [`PeriodicHandle`]).
     ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoRuntime`] if called outside a tokio runtime (where `tokio::spawn`
+    /// would panic); use [`spawn_on`](Periodic::spawn_on) to pick the runtime explicitly.
+    ///
     /// # Panics
     ///
-    /// Panics if called outside a tokio runtime, like `tokio::spawn`; use
-    /// [`spawn_on`](Periodic::spawn_on) to pick the runtime explicitly. Panics of `f`
-    /// and of the futures it returns are caught and reported, never propagated.
+    /// Never; panics of `f` and of the futures it returns are caught and reported, never
+    /// propagated.
     ///
     /// # Examples
     ///
@@ -307,18 +330,24 @@ impl Periodic {
     ///
     /// let mut handle = Periodic::new(Duration::from_secs(1))
     ///     .unwrap()
-    ///     .spawn(CancellationToken::new(), |_ctx| async {});
+    ///     .spawn(CancellationToken::new(), |_ctx| async {})
+    ///     .unwrap();
     /// tokio::time::sleep(Duration::from_millis(1_500)).await;
     /// let report = handle.stop().await;
     /// assert_eq!(report.runs, 2);
     /// # }
     /// ```
-    pub fn spawn<F, Fut>(&self, token: CancellationToken, f: F) -> PeriodicHandle
+    pub fn spawn<F, Fut>(
+        &self,
+        token: CancellationToken,
+        f: F,
+    ) -> Result<PeriodicHandle, SpawnError>
     where
         F: FnMut(RunContext) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.spawn_on(&tokio::runtime::Handle::current(), token, f)
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
+        Ok(self.spawn_on(&runtime, token, f))
     }
 
     /// Like [`spawn`](Periodic::spawn), on the given runtime; never panics.

@@ -283,3 +283,81 @@ async fn invalid_settings_are_typed_errors() {
         BatchConfigError::ZeroMaxBytes
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn submits_after_shutdown_began_are_closed_and_everything_accepted_before_is_flushed() {
+    let (b, log) = recording(
+        Batcher::builder()
+            .max_items(2)
+            .queue_capacity(64)
+            .max_delay(Duration::from_secs(60)),
+    );
+    let accepted: Vec<_> = (1..=5).map(|n| b.try_submit(n).unwrap()).collect();
+    let shutdown = b.shutdown(Duration::from_secs(60));
+    tokio::pin!(shutdown);
+    // Poll it once: shutdown has begun, the batcher task has not run yet.
+    tokio::select! {
+        biased;
+        _ = &mut shutdown => panic!("shutdown cannot be done before the task ran"),
+        () = std::future::ready(()) => {}
+    }
+    assert!(b.is_closed());
+    // Submitters keep trying while the task drains the queue: every one is refused.
+    for n in 100..120 {
+        assert!(matches!(b.try_submit(n), Err(TrySubmitError::Closed(m)) if m == n));
+        assert_eq!(b.submit(n).await.unwrap_err(), Closed(n));
+        tokio::task::yield_now().await;
+    }
+    let report = shutdown.await;
+    assert_eq!(
+        (report.accepted, report.succeeded, report.cancelled),
+        (5, 5, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.rejected, 40);
+    assert_eq!(*log.lock().unwrap(), vec![vec![1, 2], vec![3, 4], vec![5]]);
+    for (n, h) in (1..=5).zip(accepted) {
+        assert_eq!(h.await, Ok(n * 2));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_submitter_waiting_for_room_when_shutdown_begins_gets_its_item_back() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let b = Batcher::builder()
+        .max_items(1)
+        .queue_capacity(1)
+        .spawn(move |items: Vec<u32>| {
+            let g = g.clone();
+            async move {
+                g.acquire().await.unwrap().forget();
+                Ok::<_, String>(items)
+            }
+        })
+        .unwrap();
+    let mut accepted = Vec::new();
+    for n in 1..=3 {
+        accepted.push(b.submit(n).await.unwrap());
+        tokio::task::yield_now().await;
+    }
+    // 1 is flushing (stuck on the gate), 2 waits for the slot, 3 fills the queue.
+    let blocked = tokio::spawn({
+        let b = b.clone();
+        async move { b.submit(4).await.map(|_| ()) }
+    });
+    tokio::task::yield_now().await;
+    assert!(!blocked.is_finished(), "backpressure");
+    let shutdown = tokio::spawn({
+        let b = b.clone();
+        async move { b.shutdown(Duration::from_secs(60)).await }
+    });
+    tokio::task::yield_now().await;
+    gate.add_permits(100);
+    assert_eq!(blocked.await.unwrap(), Err(Closed(4)));
+    let report = shutdown.await.unwrap();
+    assert_eq!((report.accepted, report.succeeded), (3, 3), "{report:?}");
+    for (n, h) in (1..=3).zip(accepted) {
+        assert_eq!(h.await, Ok(n));
+    }
+}

@@ -40,7 +40,8 @@ async fn s9_1_counts_after_the_last_tick_are_flushed_at_shutdown() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(10))
         .unwrap()
-        .spawn(token.clone(), rec.clone());
+        .spawn(token.clone(), rec.clone())
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(15)).await;
     hits.add("late", 7);
     token.cancel();
@@ -65,7 +66,8 @@ async fn s9_3_dumps_are_sorted_by_key_and_stamped_by_the_injected_clock() {
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
         .unwrap()
         .clock(|| UNIX_EPOCH + Duration::from_millis(1234))
-        .spawn(token.clone(), rec.clone());
+        .spawn(token.clone(), rec.clone())
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     handle.stop().await.unwrap();
     let dumps = rec.dumps();
@@ -84,7 +86,8 @@ async fn s9_4_each_dump_holds_the_interval_delta_and_the_first_comes_after_one_i
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(10))
         .unwrap()
         .skip_empty(false)
-        .spawn(token.clone(), rec.clone());
+        .spawn(token.clone(), rec.clone())
+        .unwrap();
     hits.add("u", 3);
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(rec.dumps().is_empty(), "no dump before the first interval");
@@ -110,7 +113,8 @@ async fn empty_intervals_are_skipped_by_default() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
         .unwrap()
-        .spawn(token.clone(), rec.clone());
+        .spawn(token.clone(), rec.clone())
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     hits.inc("x");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -133,7 +137,8 @@ async fn overflow_and_evictions_are_reported_to_the_sink() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
         .unwrap()
-        .spawn(token.clone(), TextSink::new(Vec::new()));
+        .spawn(token.clone(), TextSink::new(Vec::new()))
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let report = handle.stop().await.unwrap();
     let text = String::from_utf8(report.sink.into_inner()).unwrap();
@@ -157,7 +162,8 @@ async fn a_failing_sink_is_reported_with_the_counts_it_lost() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
         .unwrap()
-        .spawn(token.clone(), FailingSink);
+        .spawn(token.clone(), FailingSink)
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     hits.add("b", 3);
     let report = handle.stop().await.unwrap();
@@ -181,7 +187,8 @@ async fn a_panicking_sink_stops_the_dumper_with_a_report() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
         .unwrap()
-        .spawn(token.clone(), PanickingSink);
+        .spawn(token.clone(), PanickingSink)
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let report = handle.join().await.unwrap();
     let panic = report.periodic.panic().expect("panic reported");
@@ -230,7 +237,8 @@ async fn stress_every_increment_lands_in_exactly_one_dump() {
     let token = CancellationToken::new();
     let handle = Dumper::new(Arc::clone(&hits), Duration::from_millis(1))
         .unwrap()
-        .spawn(token.clone(), rec.clone());
+        .spawn(token.clone(), rec.clone())
+        .unwrap();
     let writers: Vec<_> = (0..2)
         .map(|t| {
             let hits = Arc::clone(&hits);
@@ -248,4 +256,56 @@ async fn stress_every_increment_lands_in_exactly_one_dump() {
     let total: u64 = rec.dumps().iter().map(Dump::total).sum();
     assert_eq!(total, 200_000);
     assert_eq!(report.counted, 200_000);
+}
+
+/// A sink whose final write never finishes; regular writes succeed.
+struct StuckOnFinal;
+
+impl Sink<String> for StuckOnFinal {
+    async fn write(&mut self, dump: &Dump<String>) -> io::Result<()> {
+        if dump.is_final {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_of_a_final_write_abandoned_at_the_deadline_are_reported_lost() {
+    let hits = counters(10);
+    let token = CancellationToken::new();
+    let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
+        .unwrap()
+        .final_flush_deadline(Duration::from_secs(5))
+        .spawn(token.clone(), StuckOnFinal)
+        .unwrap();
+    hits.add("a", 2);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // first dump: 2 counted
+    hits.add("b", 3);
+    let report = handle.stop().await.unwrap();
+    assert_eq!(report.periodic.final_run, FinalRun::TimedOut);
+    assert_eq!(report.counted, 2);
+    assert_eq!(
+        report.lost, 3,
+        "the abandoned final dump's counts are lost, not gone"
+    );
+    assert_eq!(report.dumps, 2);
+    assert_eq!(report.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_of_a_write_that_panicked_are_reported_lost() {
+    let hits = counters(10);
+    hits.add("a", 4);
+    let token = CancellationToken::new();
+    let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(1))
+        .unwrap()
+        .spawn(token.clone(), PanickingSink)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let report = handle.join().await.unwrap();
+    assert!(report.periodic.panic().is_some());
+    assert_eq!(report.counted, 0);
+    assert_eq!(report.lost, 4);
+    assert_eq!(report.failed, 1);
 }

@@ -8,7 +8,7 @@ use throng::keeper::Keeper;
 async fn stress_many_callers_every_call_counted() {
     const CALLERS: u64 = 16;
     const CALLS: u64 = 500;
-    let keeper = Keeper::spawn((0u64, 0u64), NonZeroUsize::new(8).unwrap());
+    let keeper = Keeper::spawn((0u64, 0u64), NonZeroUsize::new(8).unwrap()).unwrap();
     let mut tasks = Vec::new();
     for c in 0..CALLERS {
         let keeper = keeper.clone();

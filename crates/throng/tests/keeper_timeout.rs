@@ -16,7 +16,7 @@ fn keeper_on_its_own_runtime(capacity: usize) -> (Runtime, Keeper<u64>) {
         .unwrap();
     let keeper = {
         let _enter = rt.enter();
-        Keeper::spawn(0u64, NonZeroUsize::new(capacity).unwrap())
+        Keeper::spawn(0u64, NonZeroUsize::new(capacity).unwrap()).unwrap()
     };
     (rt, keeper)
 }

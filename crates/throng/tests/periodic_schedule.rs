@@ -24,16 +24,18 @@ async fn run_times(
     let start = Instant::now();
     let times = Arc::new(Mutex::new(Vec::new()));
     let t = Arc::clone(&times);
-    let mut handle = periodic.spawn(CancellationToken::new(), move |ctx| {
-        t.lock()
-            .unwrap()
-            .push((Instant::now() - start).as_millis() as u64);
-        async move {
-            if ctx.index() == 0 {
-                tokio::time::sleep(first_run_takes).await;
+    let mut handle = periodic
+        .spawn(CancellationToken::new(), move |ctx| {
+            t.lock()
+                .unwrap()
+                .push((Instant::now() - start).as_millis() as u64);
+            async move {
+                if ctx.index() == 0 {
+                    tokio::time::sleep(first_run_takes).await;
+                }
             }
-        }
-    });
+        })
+        .unwrap();
     tokio::time::sleep_until(start + cancel_at).await;
     let report = handle.stop().await;
     let times = times.lock().unwrap().clone();
@@ -174,7 +176,7 @@ async fn s9_2_run_blocks_the_caller_while_spawn_returns_at_once() {
     assert!(blocked.is_err(), "run must not return before cancellation");
 
     let start = Instant::now();
-    let mut handle = periodic.spawn(token.clone(), |_| async {});
+    let mut handle = periodic.spawn(token.clone(), |_| async {}).unwrap();
     assert_eq!(Instant::now(), start, "spawn returns without waiting");
     assert!(!handle.is_finished());
     tokio::time::sleep(ms(25)).await;

@@ -18,10 +18,12 @@ fn ms(n: u64) -> Duration {
 fn counting(periodic: &Periodic, token: CancellationToken) -> (PeriodicHandle, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let c = Arc::clone(&count);
-    let handle = periodic.spawn(token, move |_| {
-        c.fetch_add(1, Ordering::SeqCst);
-        async {}
-    });
+    let handle = periodic
+        .spawn(token, move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async {}
+        })
+        .unwrap();
     (handle, count)
 }
 
@@ -66,7 +68,8 @@ async fn s5_2_a_token_cancelled_before_spawn_gives_zero_runs_and_still_flushes()
             assert!(ctx.is_final(), "no regular run after cancellation");
             f.store(true, Ordering::SeqCst);
             async {}
-        });
+        })
+        .unwrap();
     let report = handle.join().await;
     assert_eq!(report.runs, 0);
     assert_eq!(report.final_run, FinalRun::Completed);
@@ -105,19 +108,19 @@ async fn s5_4_join_waits_until_the_runner_has_released_its_resources() {
     // The seed's Stop returned while the worker was still running (S5-4).
     let released = Arc::new(AtomicBool::new(false));
     let r = Arc::clone(&released);
-    let mut handle =
-        Periodic::new(P)
-            .unwrap()
-            .final_run(true)
-            .spawn(CancellationToken::new(), move |ctx| {
-                let r = Arc::clone(&r);
-                async move {
-                    if ctx.is_final() {
-                        tokio::time::sleep(ms(30)).await; // a slow flush
-                        r.store(true, Ordering::SeqCst);
-                    }
+    let mut handle = Periodic::new(P)
+        .unwrap()
+        .final_run(true)
+        .spawn(CancellationToken::new(), move |ctx| {
+            let r = Arc::clone(&r);
+            async move {
+                if ctx.is_final() {
+                    tokio::time::sleep(ms(30)).await; // a slow flush
+                    r.store(true, Ordering::SeqCst);
                 }
-            });
+            }
+        })
+        .unwrap();
     tokio::time::sleep(ms(5)).await;
     handle.cancel();
     tokio::task::yield_now().await;
@@ -162,7 +165,8 @@ async fn final_run_flushes_the_last_interval_after_cancel() {
         .spawn(token.clone(), move |ctx| {
             r.lock().unwrap().push((ctx.index(), ctx.is_final()));
             async {}
-        });
+        })
+        .unwrap();
     tokio::time::sleep(ms(25)).await;
     token.cancel();
     let report = handle.join().await;
@@ -194,7 +198,8 @@ async fn final_run_deadline_bounds_a_stuck_flush() {
             if ctx.is_final() {
                 std::future::pending::<()>().await;
             }
-        });
+        })
+        .unwrap();
     let start = Instant::now();
     let report = handle.stop().await;
     assert_eq!(Instant::now() - start, ms(50));
@@ -206,20 +211,20 @@ async fn final_run_deadline_bounds_a_stuck_flush() {
 async fn a_run_in_progress_finishes_before_the_final_run() {
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let o = Arc::clone(&order);
-    let mut handle =
-        Periodic::new(P)
-            .unwrap()
-            .final_run(true)
-            .spawn(CancellationToken::new(), move |ctx| {
-                let o = Arc::clone(&o);
-                async move {
-                    o.lock().unwrap().push(format!("start {}", ctx.index()));
-                    if !ctx.is_final() {
-                        tokio::time::sleep(ms(100)).await;
-                    }
-                    o.lock().unwrap().push(format!("end {}", ctx.index()));
+    let mut handle = Periodic::new(P)
+        .unwrap()
+        .final_run(true)
+        .spawn(CancellationToken::new(), move |ctx| {
+            let o = Arc::clone(&o);
+            async move {
+                o.lock().unwrap().push(format!("start {}", ctx.index()));
+                if !ctx.is_final() {
+                    tokio::time::sleep(ms(100)).await;
                 }
-            });
+                o.lock().unwrap().push(format!("end {}", ctx.index()));
+            }
+        })
+        .unwrap();
     tokio::time::sleep(ms(5)).await;
     let report = handle.stop().await;
     assert_eq!(report.runs, 1);
@@ -231,14 +236,15 @@ async fn a_run_in_progress_finishes_before_the_final_run() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_run_is_reported_not_propagated() {
-    let mut handle = Periodic::new(P).unwrap().final_run(true).spawn(
-        CancellationToken::new(),
-        |ctx| async move {
+    let mut handle = Periodic::new(P)
+        .unwrap()
+        .final_run(true)
+        .spawn(CancellationToken::new(), |ctx| async move {
             if ctx.index() == 2 {
                 panic!("boom at {}", ctx.index());
             }
-        },
-    );
+        })
+        .unwrap();
     let report = handle.join().await; // ends on its own: the panic stops the runner
     assert_eq!(report.runs, 3);
     assert_eq!(report.final_run, FinalRun::Skipped);
@@ -268,14 +274,15 @@ async fn a_panic_in_the_closure_itself_is_caught_too() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_final_run_is_reported() {
-    let mut handle = Periodic::new(P).unwrap().final_run(true).spawn(
-        CancellationToken::new(),
-        |ctx| async move {
+    let mut handle = Periodic::new(P)
+        .unwrap()
+        .final_run(true)
+        .spawn(CancellationToken::new(), |ctx| async move {
             if ctx.is_final() {
                 panic!("flush failed");
             }
-        },
-    );
+        })
+        .unwrap();
     tokio::time::sleep(ms(15)).await;
     let report = handle.stop().await;
     assert_eq!(report.runs, 2);
@@ -290,7 +297,8 @@ async fn abort_drops_a_stuck_run_and_reports_aborted() {
     let mut handle = Periodic::new(P)
         .unwrap()
         .final_run(true)
-        .spawn(CancellationToken::new(), |_| std::future::pending::<()>());
+        .spawn(CancellationToken::new(), |_| std::future::pending::<()>())
+        .unwrap();
     tokio::task::yield_now().await;
     assert_eq!(handle.runs(), 1);
     // A bounded join of a stuck run times out but leaves the handle usable.
@@ -325,7 +333,7 @@ async fn cancelling_the_parent_token_stops_every_runner() {
     let parent = CancellationToken::new();
     let periodic = Periodic::new(P).unwrap().final_run(true);
     let mut handles: Vec<_> = (0..3)
-        .map(|_| periodic.spawn(parent.clone(), |_| async {}))
+        .map(|_| periodic.spawn(parent.clone(), |_| async {}).unwrap())
         .collect();
     tokio::time::sleep(ms(25)).await;
     parent.cancel();
@@ -359,7 +367,8 @@ fn spawn_on_an_explicit_runtime_works_from_outside_it() {
 async fn abort_without_a_configured_final_run_reports_it_disabled() {
     let mut handle = Periodic::new(P)
         .unwrap()
-        .spawn(CancellationToken::new(), |_| std::future::pending::<()>());
+        .spawn(CancellationToken::new(), |_| std::future::pending::<()>())
+        .unwrap();
     tokio::task::yield_now().await;
     handle.abort();
     let report = handle.join().await;

@@ -83,17 +83,21 @@ impl<T, R, E> Batcher<T, R, E> {
     /// # Errors
     ///
     /// [`TrySubmitError::Full`] when flushes are behind and the intake queue is full,
-    /// [`TrySubmitError::Closed`] after shutdown; both hand the item back.
+    /// [`TrySubmitError::Closed`] once shutdown has begun; both hand the item back.
     pub fn try_submit(&self, item: T) -> Result<BatchHandle<R, E>, TrySubmitError<T>> {
+        // Shutdown is checked here, not only by the task: a task busy receiving would
+        // otherwise go on accepting items from submitters that keep the queue non-empty.
+        if self.shared.stop.is_cancelled() {
+            return Err(self.reject(TrySubmitError::Closed(item)));
+        }
         let (reply, rx) = oneshot::channel();
         match self.tx.try_send((item, reply)) {
             Ok(()) => Ok(BatchHandle { rx }),
-            Err(e) => {
-                self.shared.counters.rejected.fetch_add(1, Relaxed);
-                Err(match e {
-                    mpsc::error::TrySendError::Full((item, _)) => TrySubmitError::Full(item),
-                    mpsc::error::TrySendError::Closed((item, _)) => TrySubmitError::Closed(item),
-                })
+            Err(mpsc::error::TrySendError::Full((item, _))) => {
+                Err(self.reject(TrySubmitError::Full(item)))
+            }
+            Err(mpsc::error::TrySendError::Closed((item, _))) => {
+                Err(self.reject(TrySubmitError::Closed(item)))
             }
         }
     }
@@ -107,16 +111,33 @@ impl<T, R, E> Batcher<T, R, E> {
     ///
     /// # Errors
     ///
-    /// [`Closed`] with the item after shutdown.
+    /// [`Closed`] with the item once shutdown has begun, including for a submitter that
+    /// was waiting for room when it began.
     pub async fn submit(&self, item: T) -> Result<BatchHandle<R, E>, Closed<T>> {
-        let (reply, rx) = oneshot::channel();
-        match self.tx.send((item, reply)).await {
-            Ok(()) => Ok(BatchHandle { rx }),
-            Err(mpsc::error::SendError((item, _))) => {
-                self.shared.counters.rejected.fetch_add(1, Relaxed);
-                Err(Closed(item))
+        let permit = if self.shared.stop.is_cancelled() {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                permit = self.tx.reserve() => permit.ok(),
+                () = self.shared.stop.cancelled() => None,
             }
+        };
+        // Checked again with the permit in hand: a permit sent before the task closes the
+        // queue is still received and flushed; one sent after shutdown began is not.
+        match permit {
+            Some(permit) if !self.shared.stop.is_cancelled() => {
+                let (reply, rx) = oneshot::channel();
+                permit.send((item, reply));
+                Ok(BatchHandle { rx })
+            }
+            _ => Err(self.reject(Closed(item))),
         }
+    }
+
+    fn reject<X>(&self, err: X) -> X {
+        self.shared.counters.rejected.fetch_add(1, Relaxed);
+        err
     }
 
     /// A snapshot of the counters.
@@ -136,6 +157,11 @@ impl<T, R, E> Batcher<T, R, E> {
     /// time), and waits for the flushes until `timeout` has passed. Flushes still running
     /// then are dropped, and their items (and any not yet flushed) resolve to
     /// [`BatchError::Cancelled`].
+    ///
+    /// Intake stops when this is first polled: from then on every `submit` and
+    /// `try_submit` returns `Closed` with the item, even while the task is still draining
+    /// the queue; every item accepted before is flushed or, past the deadline, reported
+    /// as [`BatchError::Cancelled`].
     ///
     /// Idempotent: later and concurrent calls wait for the first and return the same
     /// counts. Submitters racing it get their item back as `Closed`.

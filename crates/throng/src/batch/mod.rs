@@ -70,8 +70,9 @@
 //!   behind your back; wrap the flush in [`crate::retry`] if it should be.
 //! - **Time.** `max_delay` runs on tokio's timer, so `tokio::time::pause()` is the fake
 //!   clock in tests (this module's tests use it).
-//! - **Shutdown** ([`Batcher::shutdown`]) stops intake (submitters get their item back as
-//!   `Closed`), flushes the batch being filled and everything queued, and waits until the
+//! - **Shutdown** ([`Batcher::shutdown`]) stops intake at once (from the moment it
+//!   begins, every `submit` and `try_submit`, including one waiting for room, gets its
+//!   item back as `Closed`, even while the queue is still draining), flushes the batch being filled and everything queued, and waits until the
 //!   deadline; flushes still running then are dropped and their items resolve to
 //!   [`BatchError::Cancelled`]. After it, `accepted == succeeded + failed + cancelled`.
 //!   Dropping every `Batcher` clone also flushes what is pending, without the report.

@@ -100,6 +100,12 @@ pub(crate) async fn run<T, R, E, F, Fut>(
             counters.pending.store(0, Relaxed);
             return; // dropping the replies resolves their handles to Cancelled
         }
+        if !closing && shared.stop.is_cancelled() {
+            // Seen here too, not only in the select below: while submitters keep the
+            // queue non-empty the biased select never reaches the token's branch.
+            closing = true;
+            rx.close(); // buffered items are still received, then `None`
+        }
         // Start a flush if one is due and a slot is free.
         if !batch.items.is_empty() && flights.len() < limits.max_in_flight {
             let reason = batch.ready.or(drained.then_some(Reason::Close));

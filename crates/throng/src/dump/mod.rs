@@ -40,6 +40,9 @@
 //! - **Sink errors** are counted in the report and the dumper goes on; the counts of the
 //!   failed dump were taken and are not retried (a sink that can fail transiently should
 //!   retry inside [`Sink::write`]).
+//! - **Nothing silently gone.** Every increment taken ends up in [`DumpReport::counted`]
+//!   or [`DumpReport::lost`]: a write that returns an error, panics, or is dropped at the
+//!   final-flush deadline counts as failed and its dump's total as lost.
 //! - **Timestamps** come from an injectable clock ([`clock`](Dumper::clock)), wall time
 //!   by default, as unix milliseconds.
 //!
@@ -73,7 +76,8 @@
 //! let handle = Dumper::new(Arc::clone(&hits), Duration::from_secs(10))
 //!     .unwrap()
 //!     .clock(|| std::time::UNIX_EPOCH + Duration::from_secs(1))
-//!     .spawn(token.clone(), TextSink::new(Vec::new()));
+//!     .spawn(token.clone(), TextSink::new(Vec::new()))
+//!     .unwrap();
 //!
 //! hits.inc("alice");
 //! tokio::time::sleep(Duration::from_secs(11)).await; // first dump at t = 10 s
@@ -96,7 +100,7 @@ pub use sink::{format_json_lines, format_text, JsonLinesFileSink, Sink, TextSink
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -181,8 +185,9 @@ where
     }
 
     /// Bounds the final flush at shutdown: a sink still writing after `deadline` is
-    /// dropped midway and the report says [`FinalRun::TimedOut`](crate::periodic::FinalRun::TimedOut).
-    /// Unbounded by default.
+    /// dropped midway and the report says [`FinalRun::TimedOut`](crate::periodic::FinalRun::TimedOut),
+    /// with the final dump counted in [`DumpReport::failed`] and its total in
+    /// [`DumpReport::lost`]. Unbounded by default.
     pub fn final_flush_deadline(mut self, deadline: Duration) -> Self {
         self.schedule = self.schedule.final_run_deadline(deadline);
         self
@@ -242,13 +247,20 @@ where
                         return;
                     }
                     let total = dump.total();
-                    match sink.lock().await.write(&dump).await {
+                    // The counts are taken: until the write returns they are in flight, so
+                    // a write dropped at the final-flush deadline or unwound by a panic is
+                    // still accounted for (as lost) when the report is built.
+                    stats.dumps.fetch_add(1, Ordering::Relaxed);
+                    stats.in_flight.store(total, Ordering::Relaxed);
+                    stats.writing.store(true, Ordering::Relaxed);
+                    let res = sink.lock().await.write(&dump).await;
+                    stats.writing.store(false, Ordering::Relaxed);
+                    stats.in_flight.store(0, Ordering::Relaxed);
+                    match res {
                         Ok(()) => {
-                            stats.dumps.fetch_add(1, Ordering::Relaxed);
                             stats.counted.fetch_add(total, Ordering::Relaxed);
                         }
                         Err(err) => {
-                            stats.dumps.fetch_add(1, Ordering::Relaxed);
                             stats.failed.fetch_add(1, Ordering::Relaxed);
                             stats.lost.fetch_add(total, Ordering::Relaxed);
                             tracing::warn!(target: "throng::dump", error = %err, "dump sink failed");
@@ -257,11 +269,14 @@ where
                 }
             })
             .await;
+        // A write that never returned (dropped at the deadline, or panicked) failed, and
+        // its counts are lost.
+        let abandoned = stats.writing.into_inner();
         DumpReport {
             dumps: stats.dumps.into_inner(),
-            failed: stats.failed.into_inner(),
+            failed: stats.failed.into_inner() + u64::from(abandoned),
             counted: stats.counted.into_inner(),
-            lost: stats.lost.into_inner(),
+            lost: stats.lost.into_inner() + stats.in_flight.into_inner(),
             periodic,
             sink: sink.into_inner(),
         }
@@ -269,13 +284,19 @@ where
 
     /// Spawns the dumper on the current runtime and returns its handle at once.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, like `tokio::spawn`.
-    pub fn spawn<S: Sink<K>>(self, token: CancellationToken, sink: S) -> DumpHandle<S> {
+    /// [`SpawnError::NoRuntime`] if called outside a tokio runtime (where `tokio::spawn`
+    /// would panic); the sink is dropped.
+    pub fn spawn<S: Sink<K>>(
+        self,
+        token: CancellationToken,
+        sink: S,
+    ) -> Result<DumpHandle<S>, SpawnError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         let token = token.child_token();
-        let task = tokio::spawn(self.run(token.clone(), sink));
-        DumpHandle { token, task }
+        let task = runtime.spawn(self.run(token.clone(), sink));
+        Ok(DumpHandle { token, task })
     }
 }
 
@@ -285,6 +306,10 @@ struct Stats {
     failed: AtomicU64,
     counted: AtomicU64,
     lost: AtomicU64,
+    /// The total of the dump being written, 0 between writes.
+    in_flight: AtomicU64,
+    /// Whether a write is under way (it may be abandoned or panic before returning).
+    writing: AtomicBool,
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
@@ -299,11 +324,15 @@ fn unix_ms(t: SystemTime) -> u64 {
 pub struct DumpReport<S> {
     /// Dumps handed to the sink (successful or not), final flush included.
     pub dumps: u64,
-    /// Dumps whose write failed.
+    /// Dumps whose write failed, returned an error, panicked or was dropped at the
+    /// final-flush deadline.
     pub failed: u64,
     /// Increments written successfully (counts plus overflow).
     pub counted: u64,
-    /// Increments taken for a dump whose write failed: reported here, never silently gone.
+    /// Increments taken for a dump whose write failed (an error, a panic of the sink, or
+    /// a final write dropped at [`final_flush_deadline`](Dumper::final_flush_deadline)):
+    /// reported here, never silently gone. After the dumper ends, every increment taken
+    /// is in exactly one of `counted` and `lost`.
     pub lost: u64,
     /// The schedule's report: regular runs, the final flush's fate, and a caught panic.
     pub periodic: PeriodicReport,
@@ -321,6 +350,24 @@ pub struct DumpHandle<S> {
     token: CancellationToken,
     task: JoinHandle<DumpReport<S>>,
 }
+
+/// Why [`Dumper::spawn`] started no dumper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// `spawn` was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoRuntime => "a dumper must be spawned inside a tokio runtime",
+        })
+    }
+}
+
+impl std::error::Error for SpawnError {}
 
 /// The dumper task ended without a report: its runtime shut down under it.
 #[derive(Debug, Clone, PartialEq, Eq)]

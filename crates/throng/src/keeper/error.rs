@@ -5,6 +5,24 @@
 
 use std::fmt;
 
+/// Why [`Keeper::spawn`](super::Keeper::spawn) started no keeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// `spawn` was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoRuntime => "a keeper must be spawned inside a tokio runtime",
+        })
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
 /// Why [`Keeper::call`](super::Keeper::call) (or a [`Reply`](super::Reply)) produced no
 /// value.
 #[derive(Debug, Clone, PartialEq, Eq)]

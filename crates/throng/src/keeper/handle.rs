@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::error::{CallError, CallTimeoutError, CastError, StopError, TryCallError, TryCastError};
+use super::error::{
+    CallError, CallTimeoutError, CastError, SpawnError, StopError, TryCallError, TryCastError,
+};
 use super::slot::{Call, Reply};
 use super::task::{self, Envelope, Exit};
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -66,9 +68,10 @@ impl<S: Send + 'static> Keeper<S> {
     /// `capacity` closures (clamped to [`MAX_CAPACITY`]). A zero capacity is ruled out by
     /// the type.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// Panics if called outside a tokio runtime, as [`tokio::spawn`] does.
+    /// [`SpawnError::NoRuntime`] if called outside a tokio runtime (where
+    /// [`tokio::spawn`] would panic); the state is dropped.
     ///
     /// # Examples
     ///
@@ -77,25 +80,26 @@ impl<S: Send + 'static> Keeper<S> {
     /// use throng::keeper::Keeper;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(Vec::<u32>::new(), NonZeroUsize::new(64).unwrap());
+    /// let keeper = Keeper::spawn(Vec::<u32>::new(), NonZeroUsize::new(64).unwrap()).unwrap();
     /// keeper.call(|v| v.push(7)).await.unwrap();
     /// assert_eq!(keeper.stop().await.unwrap(), vec![7]);
     /// # }
     /// ```
-    pub fn spawn(state: S, capacity: NonZeroUsize) -> Self {
+    pub fn spawn(state: S, capacity: NonZeroUsize) -> Result<Self, SpawnError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         let (tx, rx) = mpsc::channel(capacity.get().min(MAX_CAPACITY));
         let shared = Arc::new(Shared {
             closing: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
             join: tokio::sync::Mutex::new(None),
         });
-        let handle = tokio::spawn(task::run(state, rx, shared.clone()));
+        let handle = runtime.spawn(task::run(state, rx, shared.clone()));
         // Nobody else can hold the lock yet: the handle is stored before `spawn` returns.
         *shared
             .join
             .try_lock()
             .expect("a fresh keeper's join lock is free") = Some(handle);
-        Keeper { tx, shared }
+        Ok(Keeper { tx, shared })
     }
 }
 
@@ -122,7 +126,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::Keeper;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap());
+    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap()).unwrap();
     /// let n = keeper.call(|n| { *n += 1; *n }).await.unwrap();
     /// assert_eq!(n, 1);
     /// # }
@@ -164,7 +168,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::{CallTimeoutError, Keeper};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap());
+    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap()).unwrap();
     /// let got = keeper.call_timeout(|n| *n, Duration::from_millis(100)).await;
     /// assert_eq!(got, Ok(0));
     /// # let _ = CallTimeoutError::TimedOut;
@@ -200,7 +204,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::{Keeper, TryCallError};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(1u64, NonZeroUsize::new(1).unwrap());
+    /// let keeper = Keeper::spawn(1u64, NonZeroUsize::new(1).unwrap()).unwrap();
     /// let reply = keeper.try_call(|n| *n * 10).unwrap();
     /// // The owner task has not run yet, so the one slot is taken.
     /// assert!(matches!(keeper.try_call(|n| *n), Err(TryCallError::Full(_))));
@@ -250,7 +254,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::Keeper;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(5u64, NonZeroUsize::new(8).unwrap());
+    /// let keeper = Keeper::spawn(5u64, NonZeroUsize::new(8).unwrap()).unwrap();
     /// let k = keeper.clone();
     /// // Off the runtime's threads: a blocking-pool thread (or any plain thread).
     /// let got = tokio::task::spawn_blocking(move || k.blocking_call(|n| *n))
@@ -299,7 +303,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::Keeper;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap());
+    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap()).unwrap();
     /// keeper.cast(|n| *n += 2).await.unwrap();
     /// assert_eq!(keeper.call(|n| *n).await, Ok(2)); // mailbox order: the cast ran first
     /// # }
@@ -336,7 +340,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::{Keeper, TryCastError};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(1).unwrap());
+    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(1).unwrap()).unwrap();
     /// keeper.try_cast(|n| *n += 1).unwrap();
     /// let refused = keeper.try_cast(|n| *n += 1).unwrap_err();
     /// assert!(matches!(refused, TryCastError::Full(_)));
@@ -390,7 +394,7 @@ impl<S: 'static> Keeper<S> {
     /// use throng::keeper::{CallError, Keeper, StopError};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap());
+    /// let keeper = Keeper::spawn(0u64, NonZeroUsize::new(8).unwrap()).unwrap();
     /// keeper.cast(|n| *n += 1).await.unwrap();
     /// assert_eq!(keeper.stop().await.unwrap(), 1); // the accepted cast ran
     /// assert!(matches!(keeper.stop().await, Err(StopError::AlreadyStopped)));

@@ -123,7 +123,7 @@
 //! use throng::keeper::{CallError, Keeper};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let keeper = Keeper::spawn(HashMap::<String, u64>::new(), NonZeroUsize::new(128).unwrap());
+//! let keeper = Keeper::spawn(HashMap::<String, u64>::new(), NonZeroUsize::new(128).unwrap()).unwrap();
 //!
 //! // Fire-and-forget updates, typed reads.
 //! keeper.cast(|m| *m.entry("ann".into()).or_default() += 1).await.unwrap();
@@ -141,7 +141,9 @@ mod handle;
 mod slot;
 mod task;
 
-pub use error::{CallError, CallTimeoutError, CastError, StopError, TryCallError, TryCastError};
+pub use error::{
+    CallError, CallTimeoutError, CastError, SpawnError, StopError, TryCallError, TryCastError,
+};
 pub use handle::{Keeper, MAX_CAPACITY};
 pub use slot::Reply;
 

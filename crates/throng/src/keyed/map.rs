@@ -229,8 +229,8 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
     /// (reported by the next [`take_snapshot`](Self::take_snapshot)). Adding 0 does
     /// nothing.
     ///
-    /// A key's count between two takes saturates at 2^62 when it is reached through
-    /// single adds of 2^32 or more; reaching it with smaller adds would take centuries.
+    /// A key's count between two takes saturates at 2^62 (see the module docs, under
+    /// Bounds).
     pub fn add<Q>(&self, key: &Q, n: u64)
     where
         K: Borrow<Q>,
@@ -272,6 +272,11 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
                     found => found.map(Arc::clone),
                 }
             };
+            #[cfg(all(test, not(loom)))]
+            if found.is_none() && hooks::RACE_INSERT.take() {
+                // Test hook: another caller inserts the key right after our lookup missed.
+                self.add(key, 1);
+            }
             let slot = match found {
                 Some(slot) => slot,
                 None => match self.insert(shard, hash, key, n) {
@@ -312,8 +317,19 @@ impl<K: Hash + Eq + Send + Sync> KeyedCounters<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         if self.len.load(Ordering::Relaxed) >= self.max_keys {
-            self.overflow.fetch_add(n, Ordering::Relaxed);
-            return Inserted::Overflow;
+            // Full, unless an eviction is under way; but the key may have been inserted
+            // since our lookup missed it (by a thread that took the last free place), and
+            // then this increment belongs to it, not to the overflow. Under the read lock
+            // no insert into this shard can happen, so "missing and full" holds at once.
+            let table = shard.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(slot) = table.find(hash, |s| s.key.borrow() == key) {
+                return Inserted::Existing(Arc::clone(slot));
+            }
+            if self.len.load(Ordering::Relaxed) >= self.max_keys {
+                drop(table);
+                self.overflow.fetch_add(n, Ordering::Relaxed);
+                return Inserted::Overflow;
+            }
         }
         let mut table = shard.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = table.find(hash, |s| s.key.borrow() == key) {
@@ -485,5 +501,47 @@ impl<K: Send + Sync> fmt::Debug for KeyedCounters<K> {
             .field("evict_idle_after", &self.evict_idle_after)
             .field("shards", &self.shards.len())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod hooks {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// When set, the next `add` on this thread whose lookup misses first adds 1 to the
+        /// same key (as a racing thread would), then goes on to insert.
+        pub(super) static RACE_INSERT: Cell<bool> = const { Cell::new(false) };
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn nz(n: usize) -> NonZeroUsize {
+        NonZeroUsize::new(n).unwrap()
+    }
+
+    #[test]
+    fn an_increment_of_a_key_inserted_after_our_lookup_missed_is_not_overflow_at_the_cap() {
+        for cache_keys in [0, 16] {
+            let m: KeyedCounters<String> = KeyedCounters::builder(nz(2))
+                .thread_cache_keys(cache_keys)
+                .build();
+            m.inc("old");
+            // Room for exactly one more key; "new" is inserted by the "other caller"
+            // between our lookup's miss and our insert, taking the last place.
+            hooks::RACE_INSERT.set(true);
+            m.add("new", 2);
+            assert!(!hooks::RACE_INSERT.get(), "the hook ran");
+            let snap = m.take_snapshot().sorted();
+            assert_eq!(snap.overflow, 0, "cache_keys {cache_keys}: {snap:?}");
+            assert_eq!(snap.counts, vec![("new".into(), 3), ("old".into(), 1)]);
+            assert_eq!(m.len(), 2);
+            // A truly new key past the cap is still overflow.
+            m.inc("third");
+            assert_eq!(m.take_snapshot().overflow, 1);
+        }
     }
 }

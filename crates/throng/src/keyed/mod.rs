@@ -67,9 +67,18 @@
 //! thread that gets its (reused) thread id, so there are at most as many caches as the
 //! peak number of threads that used the map at once. After a take that evicted keys,
 //! each thread sweeps its cache once, on its next increment.
-//! Per-key deltas between two takes are 63-bit (the top bit is the retired mark):
-//! single adds of 2^32 or more saturate at 2^62, and smaller adds would need centuries
-//! to get there.
+//! Per-key deltas between two takes saturate at 2^62 (the top bit is the retired
+//! mark). Adds of 2^32 or more stop there exactly; smaller adds are plain atomic adds
+//! and may pass it by a few, and the add that sees the count past it clamps it back, so
+//! no run of small adds (2^31 adds of 2^32 − 1 would once have done it) can reach the
+//! retired mark and make a live key look evicted.
+//!
+//! **The cap and concurrent inserts.** A new key past `max_keys` is counted as overflow
+//! only if it is still missing from the map when the cap is checked (under its shard's
+//! lock): when two threads add the same new key and the first takes the last free
+//! place, the second counts under that key, not as overflow. The loom model
+//! `tests/loom_keyed.rs` checks concurrent inserts of one key and the cap racing an
+//! eviction.
 //!
 //! Keys are hashed with foldhash, seeded per map: fast, but not a cryptographic defence
 //! against chosen-key collisions. The key cap bounds what an attacker can insert.

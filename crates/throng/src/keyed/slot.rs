@@ -10,7 +10,13 @@ pub(super) const RETIRED: u64 = 1 << 63;
 /// count into the `RETIRED` bit.
 const BIG_ADD: u64 = 1 << 32;
 
-/// Where the saturating path stops: 2^62, far below `RETIRED`.
+/// Where counts saturate: 2^62, far below `RETIRED`.
+///
+/// Big adds stop there exactly (compare-and-swap). Small adds are unchecked
+/// `fetch_add`s, so one may go past it; the add that sees a previous value at or past it
+/// clamps the count back to it. Each small add is below 2^32, so it would take 2^30
+/// adds in flight at once, none of them yet clamped, to carry a count from 2^62 into
+/// the `RETIRED` bit: with fewer threads than that, a live slot never looks retired.
 pub(super) const SATURATED: u64 = 1 << 62;
 
 /// A key's counters.
@@ -56,11 +62,38 @@ impl<K> Slot<K> {
         if n < BIG_ADD {
             // The value read by the RMW is the one right before ours in the atomic's
             // modification order, so Relaxed is enough to know whether we landed
-            // before or after the retiring compare_exchange.
-            self.pending.fetch_add(n, Ordering::Relaxed) & RETIRED == 0
+            // before or after the retiring compare_exchange. One comparison covers
+            // both rare cases (retired, saturated): `RETIRED > SATURATED`.
+            let prev = self.pending.fetch_add(n, Ordering::Relaxed);
+            prev < SATURATED || self.after_saturated(prev)
         } else {
             self.add_saturating(n)
         }
+    }
+
+    /// A small add found `prev >= SATURATED`: either the slot is retired (the add did not
+    /// count), or the count is at its ceiling and is clamped back to it before further
+    /// adds can carry it towards the `RETIRED` bit.
+    #[cold]
+    fn after_saturated(&self, prev: u64) -> bool {
+        if prev & RETIRED != 0 {
+            return false;
+        }
+        let mut cur = self.pending.load(Ordering::Relaxed);
+        // Stops if a take reset the count meanwhile (then it is below the ceiling), or
+        // if an eviction retired it after that take.
+        while cur & RETIRED == 0 && cur > SATURATED {
+            match self.pending.compare_exchange_weak(
+                cur,
+                SATURATED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        true
     }
 
     #[cold]
@@ -148,4 +181,51 @@ fn spin_wait() {
     loom::thread::yield_now();
     #[cfg(not(loom))]
     std::thread::yield_now();
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The largest add that takes the unchecked fast path.
+    const SMALL: u64 = BIG_ADD - 1;
+
+    #[test]
+    fn small_adds_past_the_saturation_point_clamp_instead_of_growing() {
+        let slot = Slot::new((), 0);
+        // Where 2^30 adds of 2^32 - 1 would have brought it, without doing them.
+        slot.pending.store(SATURATED - 1, Ordering::Relaxed);
+        for _ in 0..3 {
+            assert!(slot.add(SMALL));
+        }
+        assert_eq!(slot.take(), SATURATED);
+        assert!(slot.add(SMALL), "counting restarts after the take");
+        assert_eq!(slot.take(), SMALL);
+    }
+
+    #[test]
+    fn small_adds_never_carry_a_live_count_towards_the_retired_bit() {
+        // Before the clamp, 2^31 adds of 2^32 - 1 without a take set the retired bit on
+        // a live slot, and the map's `add` then retried forever. Now a count past the
+        // ceiling (here as far past it as 1000 racing adders could push it) is clamped
+        // by the next add, so it stays within reach of 2^62 and far from 2^63.
+        let slot = Slot::new((), 0);
+        slot.pending
+            .store(SATURATED + 1000 * SMALL, Ordering::Relaxed);
+        for _ in 0..100_000 {
+            assert!(slot.add(SMALL), "a live slot refused an add");
+            assert!(slot.pending.load(Ordering::Relaxed) <= SATURATED + SMALL);
+        }
+        assert!(!slot.is_retired());
+        assert_eq!(slot.take(), SATURATED);
+    }
+
+    #[test]
+    fn a_retired_slot_still_refuses_adds() {
+        let slot = Slot::new((), 0);
+        assert!(slot.try_retire());
+        assert!(!slot.add(1));
+        assert!(!slot.add(BIG_ADD));
+        assert!(slot.is_retired());
+    }
 }

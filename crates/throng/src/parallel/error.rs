@@ -54,6 +54,12 @@ pub enum ItemError<E> {
         /// Position in the input (or spawn order).
         index: usize,
     },
+    /// The call was polled outside a tokio runtime, so no item could be started (where
+    /// `tokio::spawn` would panic). The input iterator was not pulled; `index` is 0.
+    NoRuntime {
+        /// Always 0: the first item, which could not be started.
+        index: usize,
+    },
 }
 
 impl<E> ItemError<E> {
@@ -62,7 +68,8 @@ impl<E> ItemError<E> {
         match self {
             ItemError::Failed { index, .. }
             | ItemError::Panicked { index, .. }
-            | ItemError::Aborted { index } => *index,
+            | ItemError::Aborted { index }
+            | ItemError::NoRuntime { index } => *index,
         }
     }
 
@@ -96,6 +103,9 @@ impl<E: fmt::Display> fmt::Display for ItemError<E> {
                 write!(f, "item {index} panicked: {message}")
             }
             ItemError::Aborted { index } => write!(f, "item {index} aborted"),
+            ItemError::NoRuntime { .. } => {
+                f.write_str("a parallel map must run inside a tokio runtime")
+            }
         }
     }
 }

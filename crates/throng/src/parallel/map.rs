@@ -83,12 +83,9 @@ impl ParMap {
     /// # Errors
     ///
     /// [`ItemError::Failed`] (the item's error), [`ItemError::Panicked`] (the item or the
-    /// iterator panicked; the panic is caught, the process goes on), or
-    /// [`ItemError::Aborted`] (the runtime shut down under a worker).
-    ///
-    /// # Panics
-    ///
-    /// If called outside a tokio runtime (as [`tokio::spawn`]).
+    /// iterator panicked; the panic is caught, the process goes on),
+    /// [`ItemError::Aborted`] (the runtime shut down under a worker), or
+    /// [`ItemError::NoRuntime`] (polled outside a tokio runtime; nothing ran).
     ///
     /// # Cancel safety
     ///
@@ -116,10 +113,6 @@ impl ParMap {
     ///
     /// As [`try_map`](Self::try_map).
     ///
-    /// # Panics
-    ///
-    /// If called outside a tokio runtime (as [`tokio::spawn`]).
-    ///
     /// # Cancel safety
     ///
     /// As [`try_map`](Self::try_map); the token is cancelled too.
@@ -145,11 +138,8 @@ impl ParMap {
     ///
     /// Each item's slot holds its value or its [`ItemError`]; the vector has exactly one
     /// entry per item the iterator produced (if the iterator itself panics, that position
-    /// is [`ItemError::Panicked`] and it is the last one).
-    ///
-    /// # Panics
-    ///
-    /// If called outside a tokio runtime (as [`tokio::spawn`]).
+    /// is [`ItemError::Panicked`] and it is the last one). Polled outside a tokio runtime,
+    /// it pulls no item and returns one entry, [`ItemError::NoRuntime`].
     ///
     /// # Cancel safety
     ///

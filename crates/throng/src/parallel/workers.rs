@@ -38,7 +38,10 @@ where
     // No more item slots than items (when the iterator knows), and at least one; spread
     // over two worker tasks per runtime thread (or fewer, if the limit is smaller).
     let in_flight = iter.size_hint().1.unwrap_or(usize::MAX).clamp(1, limit);
-    let threads = tokio::runtime::Handle::current().metrics().num_workers();
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Err(ItemError::NoRuntime { index: 0 });
+    };
+    let threads = runtime.metrics().num_workers();
     let workers = in_flight.min(2 * threads.max(1));
     let shared = Arc::new(Shared {
         source: Mutex::new(Source {
