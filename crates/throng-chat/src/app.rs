@@ -12,6 +12,8 @@ use throng::ratelimit::{KeyedRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::addr::AddrKey;
+use crate::auth::Verifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::protocol::CLOSE_SHUTDOWN;
@@ -42,7 +44,10 @@ pub struct App {
     pub counters: Arc<KeyedCounters<String>>,
     /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
     pub post_limit: KeyedRateLimiter<String>,
-    per_ip: Mutex<HashMap<IpAddr, u64>>,
+    /// Checks `hello` tokens; `None` with `--auth off`.
+    pub verifier: Option<Verifier>,
+    /// Open connections per address key (`--ipv4-prefix`, `--ipv6-prefix`).
+    per_ip: Mutex<HashMap<AddrKey, u64>>,
     open: AtomicU64,
     next_conn: AtomicU64,
     draining: AtomicBool,
@@ -64,7 +69,7 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct Slot {
     app: Arc<App>,
-    ip: IpAddr,
+    key: AddrKey,
 }
 
 impl Drop for Slot {
@@ -72,10 +77,10 @@ impl Drop for Slot {
         self.app.open.fetch_sub(1, Ordering::AcqRel);
         self.app.metrics.connections.dec();
         let mut per_ip = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
+        if let Some(n) = per_ip.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                per_ip.remove(&self.ip);
+                per_ip.remove(&self.key);
             }
         }
     }
@@ -122,7 +127,8 @@ impl App {
     ///
     /// # Panics
     ///
-    /// If the sequencer's thread cannot be spawned.
+    /// If the sequencer's thread cannot be spawned, or the `--auth` flags are invalid
+    /// (see [`crate::auth::AuthConfigError`]).
     pub fn new(mut cfg: Config) -> Arc<Self> {
         cfg.memory = true;
         let c = cfg.clone();
@@ -134,11 +140,13 @@ impl App {
     ///
     /// # Errors
     ///
-    /// What `make` returns.
+    /// Invalid `--auth` flags or key file ([`crate::auth::AuthConfigError`], as text),
+    /// and what `make` returns.
     pub fn build(
         cfg: Config,
         make: impl FnOnce(Arc<Hub>, Arc<Metrics>) -> Result<Backend, String>,
     ) -> Result<Arc<Self>, String> {
+        let verifier = cfg.auth.verifier().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(0, metrics.clone()));
         let backend = make(hub.clone(), metrics.clone())?;
@@ -170,6 +178,7 @@ impl App {
             metrics,
             counters,
             post_limit,
+            verifier,
             per_ip: Mutex::default(),
             open: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
@@ -195,13 +204,16 @@ impl App {
         }
     }
 
-    /// Takes a connection slot for `ip`, or says why not.
+    /// Takes a connection slot for client address `ip`, or says why not. The
+    /// per-address cap counts `ip`'s key: its `/32` (IPv4) or `/64` (IPv6) by default
+    /// (see [`crate::addr`]).
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
         if self.is_draining() {
             return Err(Refused::Draining);
         }
+        let key = self.cfg.net.key(ip);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        let from_ip = per_ip.get(&key).copied().unwrap_or(0);
         if from_ip >= self.cfg.max_connections_per_ip {
             return Err(Refused::TooManyFromIp);
         }
@@ -209,11 +221,11 @@ impl App {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::TooManyConnections);
         }
-        *per_ip.entry(ip).or_insert(0) += 1;
+        *per_ip.entry(key).or_insert(0) += 1;
         self.metrics.connections.inc();
         Ok(Slot {
             app: self.clone(),
-            ip,
+            key,
         })
     }
 

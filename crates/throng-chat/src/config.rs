@@ -174,6 +174,14 @@ pub struct Config {
     /// how long any close waits for a client that stopped reading.
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Identity: `--auth`, and its key (see [`crate::auth`]).
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
+
+    /// Client addresses, trusted proxies and own host names (see [`crate::addr`]).
+    #[command(flatten)]
+    pub net: crate::addr::AddrArgs,
 }
 
 impl Config {

@@ -31,6 +31,8 @@ pub struct Session {
     /// Rooms joined (a room is added before its join is sequenced, so a disconnect
     /// mid-join still leaves it).
     pub rooms: BTreeSet<Arc<str>>,
+    /// `--auth token`: the rooms the token allows (`None`: any).
+    pub allowed_rooms: Option<Arc<BTreeSet<String>>>,
 }
 
 /// Runs a connection until either side closes it or the server shuts down.
@@ -60,6 +62,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         id,
         name: None,
         rooms: BTreeSet::new(),
+        allowed_rooms: None,
     };
     loop {
         let frame = tokio::select! {
