@@ -368,6 +368,37 @@ mod tests {
         assert!(parse_host_name("a..b").is_err());
     }
 
+    #[test]
+    fn the_flags_are_validated_at_parse_time() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::Config::try_parse_from(
+                std::iter::once("throng-chat").chain(args.iter().copied()),
+            )
+        };
+        let c = parse(&[
+            "--trusted-proxy",
+            "10.0.0.0/8,::1",
+            "--public-host",
+            "Chat.Example.com",
+        ])
+        .unwrap();
+        assert_eq!(c.net.trusted_proxies.len(), 2);
+        assert_eq!(c.net.public_hosts, ["chat.example.com"]);
+        assert_eq!((c.net.ipv4_prefix, c.net.ipv6_prefix), (32, 64));
+        for bad in [
+            &["--trusted-proxy", "10.0.0.0/8,nope"][..],
+            &["--trusted-proxy", "10.1.2.3/8"],
+            &["--ipv6-prefix", "129"],
+            &["--ipv6-prefix", "8"],
+            &["--ipv4-prefix", "33"],
+            &["--public-host", "https://chat.example.com"],
+            &["--auth", "password"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
