@@ -72,6 +72,13 @@ pub struct Slot {
     key: AddrKey,
 }
 
+impl Slot {
+    /// The address key this connection is counted under (for per-address limits).
+    pub fn key(&self) -> AddrKey {
+        self.key
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         self.app.open.fetch_sub(1, Ordering::AcqRel);

@@ -288,6 +288,36 @@ async fn a_second_connection_with_the_same_identity_takes_over() {
 }
 
 #[tokio::test]
+async fn a_takeover_mid_room_leaves_the_user_in_the_room_once() {
+    let server = start(hs256_config()).await;
+    let token = hs256(&claims("alice", 300));
+    let (mut old, _) = hello(&server, &token).await;
+    old.join("lobby").await;
+    // The same token again, joining at once: the old connection may still be leaving.
+    let (mut new, reply) = hello(&server, &token).await;
+    assert_eq!(reply["name"], "alice");
+    new.join("lobby").await;
+    let (_, close) = old.closed().await;
+    assert_eq!(close.map(|c| c.0), Some(4001));
+    // Once the old connection is gone, alice is in the room once, and reachable.
+    let deadline = std::time::Instant::now() + support::WAIT;
+    let (mut carol, _) = hello(&server, &hs256(&claims("carol", 300))).await;
+    loop {
+        let members = carol.join("lobby").await["members"].clone();
+        if members == json!(["alice", "carol"]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{members}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    carol
+        .send(json!({"type": "post", "room": "lobby", "text": "hi"}))
+        .await;
+    assert_eq!(new.recv_type("message").await["text"], "hi");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn off_mode_is_unchanged_and_a_taken_name_is_still_refused() {
     let server = start(config()).await;
     let mut a = Client::login(&server, "alice").await;
