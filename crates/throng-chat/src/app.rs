@@ -12,6 +12,8 @@ use throng::ratelimit::{KeyedRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::addr::AddrKey;
+use crate::auth::Verifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::protocol::CLOSE_SHUTDOWN;
@@ -42,10 +44,13 @@ pub struct App {
     pub counters: Arc<KeyedCounters<String>>,
     /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
     pub post_limit: KeyedRateLimiter<String>,
-    per_ip: Mutex<HashMap<IpAddr, u64>>,
+    /// Checks `hello` tokens; `None` with `--auth off`.
+    pub verifier: Option<Verifier>,
+    /// Open connections per address key (`--ipv4-prefix`, `--ipv6-prefix`).
+    per_ip: Mutex<HashMap<AddrKey, u64>>,
     open: AtomicU64,
     /// Accepted TCP connections not (yet) WebSockets, per address and in all.
-    pending_per_ip: Mutex<HashMap<IpAddr, u64>>,
+    pending_per_ip: Mutex<HashMap<AddrKey, u64>>,
     pending: AtomicU64,
     next_conn: AtomicU64,
     draining: AtomicBool,
@@ -78,7 +83,14 @@ impl Refused {
 #[derive(Debug)]
 pub struct Slot {
     app: Arc<App>,
-    ip: IpAddr,
+    key: AddrKey,
+}
+
+impl Slot {
+    /// The address key this connection is counted under (for per-address limits).
+    pub fn key(&self) -> AddrKey {
+        self.key
+    }
 }
 
 impl Drop for Slot {
@@ -86,10 +98,10 @@ impl Drop for Slot {
         self.app.open.fetch_sub(1, Ordering::AcqRel);
         self.app.metrics.connections.dec();
         let mut per_ip = self.app.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
+        if let Some(n) = per_ip.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                per_ip.remove(&self.ip);
+                per_ip.remove(&self.key);
             }
         }
     }
@@ -100,7 +112,7 @@ impl Drop for Slot {
 #[derive(Debug)]
 pub struct PendingSlot {
     app: Arc<App>,
-    ip: IpAddr,
+    key: AddrKey,
 }
 
 impl Drop for PendingSlot {
@@ -111,10 +123,10 @@ impl Drop for PendingSlot {
             .pending_per_ip
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
+        if let Some(n) = per_ip.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                per_ip.remove(&self.ip);
+                per_ip.remove(&self.key);
             }
         }
     }
@@ -161,7 +173,8 @@ impl App {
     ///
     /// # Panics
     ///
-    /// If the sequencer's thread cannot be spawned.
+    /// If the sequencer's thread cannot be spawned, or the `--auth` flags are invalid
+    /// (see [`crate::auth::AuthConfigError`]).
     pub fn new(mut cfg: Config) -> Arc<Self> {
         cfg.memory = true;
         let c = cfg.clone();
@@ -173,11 +186,13 @@ impl App {
     ///
     /// # Errors
     ///
-    /// What `make` returns.
+    /// Invalid `--auth` flags or key file ([`crate::auth::AuthConfigError`], as text),
+    /// and what `make` returns.
     pub fn build(
         cfg: Config,
         make: impl FnOnce(Arc<Hub>, Arc<Metrics>) -> Result<Backend, String>,
     ) -> Result<Arc<Self>, String> {
+        let verifier = cfg.auth.verifier().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::new(0, metrics.clone()));
         let backend = make(hub.clone(), metrics.clone())?;
@@ -209,6 +224,7 @@ impl App {
             metrics,
             counters,
             post_limit,
+            verifier,
             per_ip: Mutex::default(),
             open: AtomicU64::new(0),
             pending_per_ip: Mutex::default(),
@@ -236,13 +252,16 @@ impl App {
         }
     }
 
-    /// Takes a connection slot for `ip`, or says why not.
+    /// Takes a connection slot for client address `ip`, or says why not. The
+    /// per-address cap counts `ip`'s key: its `/32` (IPv4) or `/64` (IPv6) by default
+    /// (see [`crate::addr`]).
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
         if self.is_draining() {
             return Err(Refused::Draining);
         }
+        let key = self.cfg.net.key(ip);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        let from_ip = per_ip.get(&key).copied().unwrap_or(0);
         if from_ip >= self.cfg.max_connections_per_ip {
             return Err(Refused::TooManyFromIp);
         }
@@ -250,11 +269,11 @@ impl App {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::TooManyConnections);
         }
-        *per_ip.entry(ip).or_insert(0) += 1;
+        *per_ip.entry(key).or_insert(0) += 1;
         self.metrics.connections.inc();
         Ok(Slot {
             app: self.clone(),
-            ip,
+            key,
         })
     }
 
@@ -262,16 +281,21 @@ impl App {
     /// against `--max-connections` and `--max-connections-per-ip` together with the
     /// WebSockets, so connections that never finish a request cannot exhaust the server.
     pub fn accept_tcp(self: &Arc<Self>, ip: IpAddr) -> Result<PendingSlot, Refused> {
-        let ws_from_ip = {
+        let key = self.cfg.net.key(ip);
+        // Behind a trusted proxy every connection comes from the proxy: only the global
+        // cap applies here, and the per-address cap at the upgrade, on the client's
+        // address from the proxy's headers.
+        let per_address = !self.cfg.net.is_trusted_proxy(ip);
+        let ws_from_key = {
             let per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            per_ip.get(&ip).copied().unwrap_or(0)
+            per_ip.get(&key).copied().unwrap_or(0)
         };
         let mut pending = self
             .pending_per_ip
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let from_ip = pending.get(&ip).copied().unwrap_or(0);
-        if from_ip + ws_from_ip >= self.cfg.max_connections_per_ip {
+        let from_key = pending.get(&key).copied().unwrap_or(0);
+        if per_address && from_key + ws_from_key >= self.cfg.max_connections_per_ip {
             return Err(Refused::TooManyFromIp);
         }
         let open = self.open.load(Ordering::Acquire);
@@ -279,10 +303,10 @@ impl App {
             self.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::TooManyConnections);
         }
-        *pending.entry(ip).or_insert(0) += 1;
+        *pending.entry(key).or_insert(0) += 1;
         Ok(PendingSlot {
             app: self.clone(),
-            ip,
+            key,
         })
     }
 

@@ -203,6 +203,14 @@ pub struct Config {
     /// 25 s.
     #[arg(long, env = "THRONG_CHAT_IDLE_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+
+    /// Identity: `--auth`, and its key (see [`crate::auth`]).
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
+
+    /// Client addresses, trusted proxies and own host names (see [`crate::addr`]).
+    #[command(flatten)]
+    pub net: crate::addr::AddrArgs,
 }
 
 impl Config {

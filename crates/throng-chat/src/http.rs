@@ -32,11 +32,14 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// Whether a browser page at the request's `Origin` may open a WebSocket here: no
-/// `Origin` (not a browser), the server's own origin (its authority is the `Host` the
-/// browser sent), or one of `--allowed-origin`. Refusing the rest stops any web page a
-/// user happens to visit from driving connections from their browser (cross-site
-/// WebSocket hijacking).
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+/// `Origin` (not a browser), one of `--allowed-origin`, or the server's own origin: its
+/// authority is the `Host` the browser sent **and** that host names this server (an IP
+/// literal, `localhost`, a `--public-host`, or the host of an `--allowed-origin`; see
+/// [`crate::addr::host_is_own`]). Refusing the rest stops any web page a user happens to
+/// visit from driving connections from their browser (cross-site WebSocket hijacking),
+/// and the host rule stops a page whose DNS name an attacker rebinds to this server's
+/// address (DNS rebinding), whose `Origin` and `Host` would otherwise agree.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String], public_hosts: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -52,10 +55,19 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some((_, authority)) = origin.split_once("://") else {
         return false; // "null" (sandboxed pages, file://) and anything malformed
     };
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    if !host.eq_ignore_ascii_case(authority) {
+        return false;
+    }
+    let allowed_hosts = allowed.iter().filter_map(|a| crate::addr::origin_host(a));
+    let names: Vec<String> = public_hosts
+        .iter()
+        .cloned()
+        .chain(allowed_hosts.map(str::to_owned))
+        .collect();
+    crate::addr::host_is_own(host, &names)
 }
 
 async fn ws(
@@ -64,11 +76,17 @@ async fn ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &app.cfg.allowed_origins) {
+    if !origin_allowed(
+        &headers,
+        &app.cfg.allowed_origins,
+        &app.cfg.net.public_hosts,
+    ) {
         app.metrics.connections_refused.inc();
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let slot = match app.admit(peer.ip()) {
+    // The client's address: the peer, or what a trusted proxy says it forwarded.
+    let client = app.cfg.net.client_addr(peer.ip(), &headers);
+    let slot = match app.admit(client.ip) {
         Ok(slot) => slot,
         Err(why) => {
             app.metrics.connections_refused.inc();

@@ -13,12 +13,16 @@
 //! - [`serve`]: the accept loop: caps before HTTP, header-read timeout, keepalive,
 //!   accept back-off.
 //! - [`app`]: shared state, connection limits, shutdown.
+//! - [`auth`]: `--auth off|token`, JWT verification; [`addr`]: client addresses behind
+//!   trusted proxies, the per-address key, the own-host rule of the Origin check.
 //! - The per-user request counters are throng's [`throng::keyed::KeyedCounters`],
 //!   dumped by throng's [`throng::dump::Dumper`].
 //!
 //! The protocol is in `PROTOCOL.md`.
 
+pub mod addr;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod dumpsink;

@@ -35,6 +35,18 @@ pub const CLOSE_NAME_TAKEN: CloseReason = CloseReason {
     code: 1008,
     reason: "name taken",
 };
+/// `--auth token`: `hello` had no token, or a bad or expired one.
+pub const CLOSE_UNAUTHORIZED: CloseReason = CloseReason {
+    code: 1008,
+    reason: "unauthorized",
+};
+/// WebSocket close code for a connection whose user signed in again elsewhere.
+pub const CLOSE_REPLACED_CODE: u16 = 4001;
+/// `--auth token`: a newer connection proved the same identity and took over.
+pub const CLOSE_REPLACED: CloseReason = CloseReason {
+    code: CLOSE_REPLACED_CODE,
+    reason: "replaced",
+};
 /// A frame over `--max-frame`, or one the transport could not read.
 pub const CLOSE_TOO_LARGE: CloseReason = CloseReason {
     code: 1009,
@@ -88,8 +100,14 @@ pub fn valid_name(s: &str) -> bool {
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    /// First frame: pick a name.
-    Hello { name: String },
+    /// First frame: pick a name (`--auth off`) or prove one with a JWT (`--auth token`,
+    /// where `name` is not needed and the token's `sub` is the name).
+    Hello {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        token: Option<String>,
+    },
     /// Join a room.
     Join { room: String },
     /// Leave a room.
@@ -128,6 +146,10 @@ pub enum ErrorCode {
     InvalidName,
     NameTaken,
     NotAuthenticated,
+    /// `--auth token`: no token, or a bad or expired one (then close 1008).
+    Unauthorized,
+    /// The token's `rooms` claim does not list the room (the connection stays open).
+    Forbidden,
     TooManyRooms,
     /// The server cannot make the request durable now; retry after `retry_after_ms`.
     Unavailable,

@@ -34,6 +34,8 @@ pub struct Session {
     /// Rooms joined (a room is added before its join is sequenced, so a disconnect
     /// mid-join still leaves it).
     pub rooms: BTreeSet<Arc<str>>,
+    /// `--auth token`: the rooms the token allows (`None`: any).
+    pub allowed_rooms: Option<Arc<BTreeSet<String>>>,
 }
 
 /// Runs a connection until either side closes it or the server shuts down.
@@ -64,6 +66,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         id,
         name: None,
         rooms: BTreeSet::new(),
+        allowed_rooms: None,
     };
     let started = Instant::now();
     let mut last_frame = started; // any frame, pongs included

@@ -24,6 +24,16 @@ pub async fn handle(app: &App, out: &Outbox, s: &mut Session, name: Arc<str>, ro
         );
         return;
     }
+    if s.allowed_rooms.as_ref().is_some_and(|r| !r.contains(&room)) {
+        reply_error(
+            app,
+            out,
+            ErrorCode::Forbidden,
+            "your token does not allow this room",
+            None,
+        );
+        return;
+    }
     let room: Arc<str> = Arc::from(room);
     if s.rooms.contains(&room) {
         let members = app.hub.member_names(&room).unwrap_or_default();

@@ -87,7 +87,9 @@ pub async fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
         }
     };
     let (name, msg) = match (&s.name, msg) {
-        (None, ClientMsg::Hello { name }) => return hello::handle(app, out, s, name).await,
+        (None, ClientMsg::Hello { name, token }) => {
+            return hello::handle(app, out, s, name, token).await
+        }
         (None, _) => {
             return reply_error(
                 app,

@@ -70,6 +70,16 @@ impl Hub {
         });
     }
 
+    /// The outbox of this node's connection `conn`, if attached.
+    pub fn outbox(&self, conn: u64) -> Option<Outbox> {
+        self.lock().conns.get(&conn).cloned()
+    }
+
+    /// This node's number (the `node` of its connections' ids).
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
     /// Every attached connection's outbox.
     pub fn outboxes(&self) -> Vec<Outbox> {
         self.lock().conns.values().cloned().collect()

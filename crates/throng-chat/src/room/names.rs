@@ -24,6 +24,18 @@ pub enum NameError {
 pub trait Names: Send + Sync + 'static {
     /// Claims `name` for `conn`; claiming a name the connection already holds succeeds.
     fn claim(&self, name: &str, conn: ConnId) -> BoxFuture<'_, Result<(), NameError>>;
+    /// Claims `name` for `conn` even if another connection holds it (a proven identity
+    /// signing in again): returns the connection it was taken from, which the caller
+    /// closes. The default refuses with [`NameError::Taken`] as [`claim`](Self::claim)
+    /// does, for registries that cannot take a name over.
+    fn claim_replacing(
+        &self,
+        name: &str,
+        conn: ConnId,
+    ) -> BoxFuture<'_, Result<Option<ConnId>, NameError>> {
+        let claim = self.claim(name, conn);
+        async move { claim.await.map(|()| None) }.boxed()
+    }
     /// Frees `name` if `conn` holds it.
     fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()>;
 }
@@ -57,6 +69,16 @@ impl Names for LocalNames {
             }
         };
         futures::future::ready(r).boxed()
+    }
+
+    fn claim_replacing(
+        &self,
+        name: &str,
+        conn: ConnId,
+    ) -> BoxFuture<'_, Result<Option<ConnId>, NameError>> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let old = held.insert(fold(name), conn).filter(|old| *old != conn);
+        futures::future::ready(Ok(old)).boxed()
     }
 
     fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()> {
