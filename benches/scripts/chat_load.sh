@@ -19,7 +19,9 @@
 # are >= 2 CPUs), so each gets one core and neither steals the other's.
 #
 # throng-chat runs with its default limits except the connection caps (raised for
-# 10,000 local connections). Saturation and idle use --memory (the baseline keeps no
+# 10,000 local connections) and the per-address budget factor (1000: every generator
+# connection comes from 127.0.0.1 but stands for a user of its own; each connection keeps
+# its default per-client budgets). Saturation and idle use --memory (the baseline keeps no
 # history either, so both do the same work); mixed uses the default durable history
 # (SQLite in a temporary data dir). DURABLE=1 makes saturation durable too.
 #
@@ -91,7 +93,7 @@ start_server() {
         store=(--data-dir "$DATA_DIR")
       fi
       RUST_LOG=warn "${PIN[@]}" "$BIN/throng-chat" --listen "127.0.0.1:$PORT" "${store[@]}" \
-        --max-connections 20000 --max-connections-per-ip 20000 >>"$LOGS/server-$kind.log" 2>&1 &
+        --max-connections 20000 --max-connections-per-ip 20000 --address-budget-factor 1000 >>"$LOGS/server-$kind.log" 2>&1 &
       ;;
     baseline)
       "${PIN[@]}" "$BIN/chat_baseline" --listen "127.0.0.1:$PORT" >>"$LOGS/server-$kind.log" 2>&1 &

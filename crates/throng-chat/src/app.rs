@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use throng::keyed::KeyedCounters;
-use throng::ratelimit::{KeyedRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::addr::AddrKey;
 use crate::auth::Verifier;
+use crate::budget::{Budgets, Kind};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::protocol::CLOSE_SHUTDOWN;
@@ -42,8 +42,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Requests (frames) per user in the current dump interval.
     pub counters: Arc<KeyedCounters<String>>,
-    /// Posts per user: `--post-rate` per second, `--post-burst` at once (GCRA).
-    pub post_limit: KeyedRateLimiter<String>,
+    /// A budget per request kind, per client and per address (see [`crate::budget`]).
+    pub budgets: Budgets,
     /// Checks `hello` tokens; `None` with `--auth off`.
     pub verifier: Option<Verifier>,
     /// Open connections per address key (`--ipv4-prefix`, `--ipv6-prefix`).
@@ -198,18 +198,15 @@ impl App {
         let backend = make(hub.clone(), metrics.clone())?;
         // The flags were range-checked by clap, so the quota is valid; an embedder
         // passing nonsense gets the smallest valid quota instead of a panic.
-        let quota = Quota::per_second(cfg.post_rate.max(1))
-            .burst(cfg.post_burst.max(1))
-            .build()
-            .unwrap_or_else(|_| {
-                Quota::per_second(1)
-                    .burst(1)
-                    .build()
-                    .expect("one per second is a valid quota")
-            });
         let max_users =
             NonZeroUsize::new(cfg.max_tracked_users as usize).unwrap_or(NonZeroUsize::MIN);
-        let post_limit = KeyedRateLimiter::new(quota, max_users);
+        let per_client = Kind::ALL.map(|k| cfg.budget(k));
+        // Clients are connections or identities, addresses are capped: both are bounded
+        // by the connection cap.
+        let budget_keys =
+            NonZeroUsize::new((cfg.max_connections as usize).saturating_mul(2) + 1024)
+                .unwrap_or(NonZeroUsize::MIN);
+        let budgets = Budgets::new(&per_client, cfg.address_budget_factor, budget_keys)?;
         let counters = Arc::new(
             KeyedCounters::builder(max_users)
                 // A user silent for 6 dump intervals is dropped from the counters.
@@ -223,7 +220,7 @@ impl App {
             names: backend.names,
             metrics,
             counters,
-            post_limit,
+            budgets,
             verifier,
             per_ip: Mutex::default(),
             open: AtomicU64::new(0),

@@ -204,6 +204,18 @@ pub struct Config {
     #[arg(long, env = "THRONG_CHAT_IDLE_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
+    /// A request budget other than the default, `KIND=RATE/BURST` (per second; kinds:
+    /// post, member, create, history, ping, control, bytes; see the README). Repeatable.
+    #[arg(long = "budget", env = "THRONG_CHAT_BUDGETS", value_delimiter = ',',
+          value_parser = crate::budget::parse_budget)]
+    pub budgets: Vec<crate::budget::BudgetArg>,
+
+    /// An address's budget for each kind, as a multiple of one client's: the clients
+    /// behind one address (or IPv6 /64) share this much.
+    #[arg(long, env = "THRONG_CHAT_ADDRESS_BUDGET_FACTOR", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub address_budget_factor: u32,
+
     /// Identity: `--auth`, and its key (see [`crate::auth`]).
     #[command(flatten)]
     pub auth: crate::auth::AuthArgs,
@@ -226,6 +238,13 @@ impl Config {
                 self.max_reply_bytes, self.outbound_bytes
             ));
         }
+        let bytes_burst = self.budget(crate::budget::Kind::Bytes).1;
+        if u64::from(bytes_burst) < self.max_frame.saturating_mul(2) {
+            return Err(format!(
+                "the bytes budget's burst ({bytes_burst}) must be at least twice --max-frame ({}), or a large frame could never pass",
+                self.max_frame
+            ));
+        }
         if self.max_frame.saturating_mul(2) > self.outbound_bytes {
             return Err(format!(
                 "--max-frame ({}) must be at most half of --outbound-bytes ({})",
@@ -233,6 +252,18 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// A client's (rate per second, burst) for `kind`: `--budget`, else for posts
+    /// `--post-rate`/`--post-burst`, else the default.
+    pub fn budget(&self, kind: crate::budget::Kind) -> (u32, u32) {
+        if let Some(b) = self.budgets.iter().rev().find(|b| b.kind == kind) {
+            return (b.rate, b.burst);
+        }
+        if kind == crate::budget::Kind::Post {
+            return (self.post_rate, self.post_burst);
+        }
+        kind.default_budget()
     }
 
     /// The defaults, listening on `addr` (for tests and embedding).

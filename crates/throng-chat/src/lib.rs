@@ -23,6 +23,7 @@
 pub mod addr;
 pub mod app;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod conn;
 pub mod dumpsink;

@@ -20,8 +20,17 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    // The handlers are installed before "listening" is logged: a supervisor (or a test)
+    // that signals as soon as it reads that line must find them in place.
+    let signalled = match signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("throng-chat: cannot install signal handlers: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
     tracing::info!(addr = %server.addr, "throng-chat listening; open ws://{}/ws", server.addr);
-    wait_for_signal().await;
+    signalled.await;
     tracing::info!("shutting down: draining connections");
     match server.shutdown().await {
         Ok(summary) => {
@@ -39,19 +48,25 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn wait_for_signal() {
+/// A future that resolves on SIGINT or SIGTERM; the handlers are registered now.
+fn signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

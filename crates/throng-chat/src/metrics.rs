@@ -77,6 +77,10 @@ pub struct Metrics {
     pub unavailable: Counter,
     /// Bytes of messages in the history cache, across rooms.
     pub cache_bytes: Gauge,
+    /// Requests and frames refused for being over a budget.
+    pub over_budget: Counter,
+    /// Connections closed for sustained requests over budget (1008).
+    pub abuse_closes: Counter,
     /// `accept` calls that failed (out of file descriptors, …).
     pub accept_errors: Counter,
     /// Connections closed for a timeout: no `hello`, no answer to a ping, or idle.
@@ -197,6 +201,16 @@ impl Metrics {
             "unavailable",
             "Requests refused with unavailable",
             self.unavailable.clone(),
+        );
+        registry.register(
+            "over_budget",
+            "Requests and frames refused for being over a budget",
+            self.over_budget.clone(),
+        );
+        registry.register(
+            "abuse_closes",
+            "Connections closed for sustained requests over budget",
+            self.abuse_closes.clone(),
         );
         registry.register(
             "accept_errors",

@@ -62,6 +62,11 @@ pub const CLOSE_INVALID_UTF8: CloseReason = CloseReason {
     code: 1007,
     reason: "invalid utf-8",
 };
+/// Requests over budget, again and again (see [`crate::budget`]).
+pub const CLOSE_ABUSE: CloseReason = CloseReason {
+    code: 1008,
+    reason: "rate limit abuse",
+};
 /// No successful `hello` within `--hello-timeout`.
 pub const CLOSE_HELLO_TIMEOUT: CloseReason = CloseReason {
     code: 4000,

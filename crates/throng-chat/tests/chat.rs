@@ -228,7 +228,9 @@ async fn a_post_reaches_exactly_the_members_present_when_it_is_sequenced() {
     alice
         .send(json!({"type": "post", "room": "lobby", "text": "bob is gone"}))
         .await;
-    alice.recv_type("message").await;
+    // Alice's own copies of "after bob", then of this one.
+    assert_eq!(alice.recv_type("message").await["text"], "after bob");
+    assert_eq!(alice.recv_type("message").await["text"], "bob is gone");
     bob.send(json!({"type": "ping"})).await;
     assert_eq!(
         bob.recv().await,

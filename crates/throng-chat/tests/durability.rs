@@ -28,7 +28,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// No per-user post limit in the way of a burst.
-const UNLIMITED: [&str; 4] = ["--post-rate", "1000000", "--post-burst", "1000000"];
+const UNLIMITED: [&str; 1] = [support::UNLIMITED_FLAGS];
 
 async fn login(url: &str, name: &str) -> Client {
     let (ws, _) = tokio_tungstenite::connect_async(url)

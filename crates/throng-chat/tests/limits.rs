@@ -71,7 +71,7 @@ async fn readyz_turns_503_and_upgrades_are_refused_while_draining() {
 
 /// A small outbound queue, no practical post limit, and `grace` for closes.
 fn slow_consumer_config(grace: Duration) -> throng_chat::Config {
-    let mut cfg = config();
+    let mut cfg = support::unlimited(config());
     cfg.outbound_queue = 16;
     cfg.post_rate = 100_000;
     cfg.post_burst = 100_000;

@@ -15,11 +15,13 @@ use std::time::Instant;
 use axum::extract::ws::{Message, WebSocket};
 use futures::stream::StreamExt;
 
+use crate::addr::AddrKey;
 use crate::app::{App, Slot};
+use crate::budget;
 use crate::handlers;
 use crate::outbox::Outbox;
 use crate::protocol::{
-    error_frame, CloseReason, ErrorCode, CLOSE_DEAD, CLOSE_HELLO_TIMEOUT, CLOSE_IDLE,
+    error_frame, CloseReason, ErrorCode, CLOSE_ABUSE, CLOSE_DEAD, CLOSE_HELLO_TIMEOUT, CLOSE_IDLE,
     CLOSE_INVALID_UTF8, CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE,
     CLOSE_TOO_LARGE,
 };
@@ -36,11 +38,50 @@ pub struct Session {
     pub rooms: BTreeSet<Arc<str>>,
     /// `--auth token`: the rooms the token allows (`None`: any).
     pub allowed_rooms: Option<Arc<BTreeSet<String>>>,
+    /// Who budgets charge besides the address: the connection, or the identity once a
+    /// token proved one.
+    pub client: budget::Client,
+    /// The address key budgets charge.
+    pub addr: AddrKey,
+    /// Recent refusals (too many close the connection).
+    pub strikes: budget::Strikes,
+}
+
+impl Session {
+    /// Charges `n` units of `kind`. Over budget: a strike, and `Err` with when to retry
+    /// (after closing the connection with 1008 if it has had too many strikes).
+    pub fn charge(
+        &mut self,
+        app: &App,
+        out: &Outbox,
+        kind: budget::Kind,
+        n: u32,
+    ) -> Result<(), budget::OverBudget> {
+        let r = app.budgets.charge(
+            kind,
+            &self.client,
+            &self.addr,
+            n,
+            app.cfg.address_budget_factor,
+        );
+        if r.is_err() {
+            app.metrics.over_budget.inc();
+            if self.strikes.strike() {
+                app.metrics.abuse_closes.inc();
+                tracing::warn!(
+                    user = self.name.as_deref().unwrap_or("-"),
+                    addr = %self.addr,
+                    "closing a connection for sustained requests over budget (1008)"
+                );
+                out.close(CLOSE_ABUSE);
+            }
+        }
+        r
+    }
 }
 
 /// Runs a connection until either side closes it or the server shuts down.
 pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
-    let _slot = slot;
     let (out, rx) = Outbox::new(
         app.cfg.outbound_queue as usize,
         app.cfg.outbound_bytes as usize,
@@ -67,6 +108,9 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         name: None,
         rooms: BTreeSet::new(),
         allowed_rooms: None,
+        client: budget::Client::Conn(id.conn),
+        addr: slot.key(),
+        strikes: budget::Strikes::default(),
     };
     let started = Instant::now();
     let mut last_frame = started; // any frame, pongs included
@@ -92,12 +136,15 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
             Some(Ok(Message::Binary(bytes))) => (bytes.len(), None),
             Some(Ok(Message::Ping(p) | Message::Pong(p))) => {
                 // tungstenite answers pings itself, into a write buffer bounded by
-                // `max_write_buffer_size`; here they are counted like any request.
+                // `max_write_buffer_size`; here they are counted like any request and
+                // charged to the control and bytes budgets (over them: strikes).
                 app.metrics.control_frames.inc();
                 app.metrics.bytes_in.inc_by(p.len() as u64);
                 if let Some(name) = &session.name {
                     app.counters.inc(&**name);
                 }
+                let _ = session.charge(&app, &out, budget::Kind::Control, 1);
+                let _ = session.charge(&app, &out, budget::Kind::Bytes, p.len().max(1) as u32);
                 continue;
             }
             Some(Ok(Message::Close(_))) | None => {
@@ -118,6 +165,10 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         if len as u64 > app.cfg.max_frame {
             reject(&app, &out, "frame over the size limit");
             break;
+        }
+        if let Err(e) = session.charge(&app, &out, budget::Kind::Bytes, len.max(1) as u32) {
+            handlers::reply_over_budget(&app, &out, e, None);
+            continue;
         }
         match text {
             Some(text) => handlers::handle(&app, &out, &mut session, text.as_str()).await,
@@ -150,6 +201,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         }
         app.names.release(&name, id).await;
     }
+    app.budgets.forget(&session.client);
     app.hub.detach(id.conn);
     if !out.is_closing() {
         out.close(CLOSE_NORMAL);

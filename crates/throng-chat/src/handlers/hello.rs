@@ -96,6 +96,11 @@ pub async fn handle(
     }
     s.name = Some(Arc::from(name.as_str()));
     s.allowed_rooms = allowed_rooms;
+    if app.verifier.is_some() {
+        // A proven identity: budgets follow it across its connections from now on.
+        app.budgets.forget(&s.client);
+        s.client = crate::budget::Client::Identity(crate::room::names::fold(&name));
+    }
     app.counters.inc(name.as_str()); // the hello itself is this user's first request
     out.push(ServerMsg::Welcome { name: &name }.frame());
 }

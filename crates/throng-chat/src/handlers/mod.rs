@@ -17,6 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::budget::{Kind, OverBudget};
 use crate::conn::Session;
 use crate::outbox::Outbox;
 use crate::protocol::{self, error_frame, retry_frame, ClientMsg, ErrorCode, ServerMsg};
@@ -77,15 +78,66 @@ fn reply_seq_error(app: &App, out: &Outbox, e: &SeqError, id: Option<&str>) {
     }
 }
 
-/// Parses and handles one text frame.
+/// Answers a request over its budget: `rate_limited` with `retry_after_ms`; the request
+/// was not executed.
+pub fn reply_over_budget(app: &App, out: &Outbox, e: OverBudget, id: Option<&str>) {
+    app.metrics.errors.inc();
+    if e.kind == Kind::Post {
+        app.metrics.rate_limited.inc();
+    }
+    let what = match e.kind {
+        Kind::Post => "posting too fast; the post was not delivered",
+        Kind::Member => "joining and leaving too fast",
+        Kind::Create => "creating rooms too fast",
+        Kind::History => "asking for history too fast",
+        Kind::Ping | Kind::Control => "too many requests",
+        Kind::Bytes => "sending too many bytes; the frame was dropped",
+    };
+    out.push(retry_frame(ErrorCode::RateLimited, what, id, e.retry_after));
+}
+
+/// The budget kinds a request is charged to (a join of a room nobody here is in also
+/// creates it).
+fn kinds(app: &App, msg: &ClientMsg) -> &'static [Kind] {
+    match msg {
+        // A hello succeeds once per connection (a failed one closes it): bytes only.
+        ClientMsg::Hello { .. } => &[],
+        ClientMsg::Ping => &[Kind::Ping],
+        ClientMsg::Join { room } if app.hub.member_names(room).is_none() => {
+            &[Kind::Member, Kind::Create]
+        }
+        ClientMsg::Join { .. } | ClientMsg::Leave { .. } => &[Kind::Member],
+        ClientMsg::Post { .. } => &[Kind::Post],
+        ClientMsg::History { .. } => &[Kind::History],
+    }
+}
+
+/// The request's `id`, for an error's `ref`.
+fn request_id(msg: &ClientMsg) -> Option<&str> {
+    match msg {
+        ClientMsg::Post { id, .. } => id.as_deref(),
+        _ => None,
+    }
+}
+
+/// Parses and handles one text frame: charges its budgets, then runs its handler.
 pub async fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
     let msg = match protocol::parse(text) {
         Ok(m) => m,
         Err(e) => {
+            // A frame that is no request still costs as much as a ping.
+            if let Err(over) = s.charge(app, out, Kind::Ping, 1) {
+                return reply_over_budget(app, out, over, e.reference.as_deref());
+            }
             reply_error(app, out, e.code, &e.message, e.reference.as_deref());
             return;
         }
     };
+    for &kind in kinds(app, &msg) {
+        if let Err(over) = s.charge(app, out, kind, 1) {
+            return reply_over_budget(app, out, over, request_id(&msg));
+        }
+    }
     let (name, msg) = match (&s.name, msg) {
         (None, ClientMsg::Hello { name, token }) => {
             return hello::handle(app, out, s, name, token).await

@@ -1,17 +1,14 @@
-//! `post`: members only, under the per-user rate, then sequenced. The message is
+//! `post`: members only (the budget was charged before), then sequenced. The message is
 //! delivered (to every member, the poster included) only once it is durable, and the
 //! `ack` follows it. A retry with the same `id` gets the original `seq` in its `ack`.
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use throng::ratelimit::KeyedCheckError;
 
 use super::{bounded, reply_error, reply_seq_error};
 use crate::app::App;
 use crate::conn::Session;
 use crate::outbox::Outbox;
-use crate::protocol::{retry_frame, ErrorCode, ServerMsg};
+use crate::protocol::{ErrorCode, ServerMsg};
 use crate::room::PostRequest;
 
 /// Longest client `id`, in bytes.
@@ -46,22 +43,6 @@ pub async fn handle(
             "`id` is at most 64 bytes",
             None,
         );
-        return;
-    }
-    if let Err(e) = app.post_limit.check(&*name) {
-        let retry_after = match e {
-            KeyedCheckError::NotUntil(n) => n.wait_time(),
-            // The limiter tracks its maximum of active users; keys leave once idle.
-            _ => Duration::from_secs(1),
-        };
-        app.metrics.rate_limited.inc();
-        app.metrics.errors.inc();
-        out.push(retry_frame(
-            ErrorCode::RateLimited,
-            "posting too fast; the post was not delivered",
-            id.as_deref(),
-            retry_after,
-        ));
         return;
     }
     let req = PostRequest {

@@ -26,6 +26,22 @@ pub fn config() -> Config {
     c
 }
 
+/// Every request budget out of the way (for tests about something else).
+pub fn unlimited(mut cfg: Config) -> Config {
+    cfg.budgets = throng_chat::budget::Kind::ALL
+        .into_iter()
+        .map(|kind| throng_chat::budget::BudgetArg {
+            kind,
+            rate: 100_000_000,
+            burst: 100_000_000,
+        })
+        .collect();
+    cfg
+}
+
+/// The same as command-line flags, for the binary.
+pub const UNLIMITED_FLAGS: &str = "--budget=post=100000000/100000000,member=100000000/100000000,create=100000000/100000000,history=100000000/100000000,ping=100000000/100000000,control=100000000/100000000,bytes=100000000/100000000";
+
 pub async fn start(cfg: Config) -> Server {
     Server::start(cfg).await.expect("server starts")
 }
