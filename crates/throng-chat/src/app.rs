@@ -54,6 +54,8 @@ pub struct App {
     pending: AtomicU64,
     next_conn: AtomicU64,
     draining: AtomicBool,
+    /// Rooms an operator closed (admin API): joins are refused until reopened.
+    closed_rooms: Mutex<std::collections::HashSet<String>>,
     /// Cancelled when shutdown begins.
     pub shutdown: CancellationToken,
     /// Every connection task.
@@ -228,6 +230,7 @@ impl App {
             pending: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             draining: AtomicBool::new(false),
+            closed_rooms: Mutex::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }))
@@ -305,6 +308,24 @@ impl App {
             app: self.clone(),
             key,
         })
+    }
+
+    /// Whether an operator closed `room`.
+    pub fn is_closed_room(&self, room: &str) -> bool {
+        self.closed_rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(room)
+    }
+
+    /// Closes (`true`) or reopens `room` to joins.
+    pub fn set_room_closed(&self, room: &str, closed: bool) {
+        let mut set = self.closed_rooms.lock().unwrap_or_else(|p| p.into_inner());
+        if closed {
+            set.insert(room.to_string());
+        } else {
+            set.remove(room);
+        }
     }
 
     /// A new connection id (unique for the server's life).

@@ -216,6 +216,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub address_budget_factor: u32,
 
+    /// Where the admin surface listens (metrics, JSON APIs, operators' actions): never
+    /// on `--listen`. Keep it on loopback, or set `--admin-token-file`.
+    #[arg(
+        long,
+        env = "THRONG_CHAT_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
+    pub admin_listen: SocketAddr,
+
+    /// A file holding the admin bearer token (at least 16 bytes; surrounding whitespace
+    /// is not part of it): every admin request then needs `Authorization: Bearer …`.
+    /// Required when `--admin-listen` is not a loopback address.
+    #[arg(long, env = "THRONG_CHAT_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// Identity: `--auth`, and its key (see [`crate::auth`]).
     #[command(flatten)]
     pub auth: crate::auth::AuthArgs,
@@ -238,6 +253,12 @@ impl Config {
                 self.max_reply_bytes, self.outbound_bytes
             ));
         }
+        if !self.admin_listen.ip().is_loopback() && self.admin_token_file.is_none() {
+            return Err(format!(
+                "--admin-listen {} is not a loopback address: set --admin-token-file too, or anyone who reaches it can read metrics and disconnect users",
+                self.admin_listen
+            ));
+        }
         let bytes_burst = self.budget(crate::budget::Kind::Bytes).1;
         if u64::from(bytes_burst) < self.max_frame.saturating_mul(2) {
             return Err(format!(
@@ -252,6 +273,27 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The admin bearer token from `--admin-token-file`, if set.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or holds fewer than 16 bytes.
+    pub fn admin_token(&self) -> Result<Option<String>, String> {
+        let Some(path) = &self.admin_token_file else {
+            return Ok(None);
+        };
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --admin-token-file {}: {e}", path.display()))?;
+        let token = raw.trim();
+        if token.len() < 16 {
+            return Err(format!(
+                "--admin-token-file {}: the token must be at least 16 bytes",
+                path.display()
+            ));
+        }
+        Ok(Some(token.to_string()))
     }
 
     /// A client's (rate per second, burst) for `kind`: `--budget`, else for posts
@@ -271,6 +313,7 @@ impl Config {
     pub fn with_listen(addr: SocketAddr) -> Self {
         let mut c = Config::parse_from(["throng-chat", "--memory"]);
         c.listen = addr;
+        c.admin_listen = SocketAddr::new(addr.ip(), 0);
         c
     }
 }

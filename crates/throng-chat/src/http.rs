@@ -1,5 +1,5 @@
-//! HTTP routes: the web client, the WebSocket endpoint, health, readiness, metrics and
-//! the JSON APIs.
+//! Public HTTP routes: the web client, the WebSocket endpoint, health and readiness.
+//! Metrics and the JSON APIs are on the admin listener ([`crate::admin`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,8 +8,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 
 use crate::app::App;
 use crate::{conn, web};
@@ -25,9 +24,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/users", get(users))
-        .route("/api/rooms", get(rooms))
         .with_state(app)
 }
 
@@ -114,45 +110,5 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.not_ready() {
         Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
         None => "ready".into_response(),
-    }
-}
-
-async fn metrics(State(app): State<Arc<App>>) -> Response {
-    app.metrics.outbound_queued.set(app.queued_frames() as i64);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
-}
-
-/// Requests per user in the current dump interval (reset at every dump).
-async fn users(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let snap = app.counters.snapshot().sorted();
-    let users: serde_json::Map<String, serde_json::Value> = snap
-        .counts
-        .into_iter()
-        .map(|(user, n)| (user, json!(n)))
-        .collect();
-    Json(json!({
-        "interval_secs": app.cfg.dump_interval.as_secs_f64(),
-        "users": users,
-        "overflow": snap.overflow,
-    }))
-}
-
-async fn rooms(State(app): State<Arc<App>>) -> Response {
-    match app.sequencer.rooms().await {
-        Ok(rooms) => {
-            let rooms: Vec<serde_json::Value> = rooms
-                .into_iter()
-                .map(|r| json!({"room": r.room, "members": r.members}))
-                .collect();
-            Json(json!({ "rooms": rooms })).into_response()
-        }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

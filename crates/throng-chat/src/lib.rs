@@ -9,7 +9,8 @@
 //!   request type.
 //! - [`protocol`]: every wire frame and close code.
 //! - [`web`]: the browser client (`static/`), embedded and served at `GET /`.
-//! - [`http`]: `/`, `/ws`, `/healthz`, `/readyz`, `/metrics`, `/api/users`, `/api/rooms`.
+//! - [`http`]: `/`, `/ws`, `/healthz`, `/readyz` (the public listener).
+//! - [`admin`]: `/metrics`, `/api/*` and operators' actions (the admin listener).
 //! - [`serve`]: the accept loop: caps before HTTP, header-read timeout, keepalive,
 //!   accept back-off.
 //! - [`app`]: shared state, connection limits, shutdown.
@@ -21,6 +22,7 @@
 //! The protocol is in `PROTOCOL.md`.
 
 pub mod addr;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod budget;
@@ -53,6 +55,8 @@ use dumpsink::ChatSink;
 pub struct Server {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The admin listener's address ([`admin`]).
+    pub admin_addr: SocketAddr,
     /// Shared state (metrics, rooms, counters).
     pub app: Arc<App>,
     task: JoinHandle<Result<Summary, String>>,
@@ -106,8 +110,13 @@ impl Server {
     ) -> std::io::Result<Self> {
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let admin_token = cfg
+            .admin_token()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
+        let admin_listener = TcpListener::bind(cfg.admin_listen).await?;
+        let admin_addr = admin_listener.local_addr()?;
         let durable = !cfg.memory;
         let app = App::build(cfg, |hub, metrics| make(hub as Arc<room::Hub>, metrics))
             .map_err(std::io::Error::other)?;
@@ -131,6 +140,10 @@ impl Server {
             app.clone(),
             http_stop.clone(),
         ));
+        let admin_router = admin::router(app.clone(), admin_token.map(Arc::from));
+        let admin_serve = axum::serve(admin_listener, admin_router)
+            .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+        let admin = tokio::spawn(async move { admin_serve.await });
         let a = app.clone();
         let task = tokio::spawn(async move {
             a.shutdown.cancelled().await;
@@ -140,6 +153,7 @@ impl Server {
             let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
             http_stop.cancel();
             http.await.map_err(|e| e.to_string())?;
+            let _ = tokio::time::timeout(a.cfg.shutdown_grace, admin).await;
             // Every connection is gone: no more posts. The sequencer finishes what it
             // accepted and stops.
             a.sequencer.shutdown().await;
@@ -152,7 +166,12 @@ impl Server {
             let dump = dumper.join().await.map_err(|e| e.to_string())?;
             Ok(Summary { dump, history })
         });
-        Ok(Self { addr, app, task })
+        Ok(Self {
+            addr,
+            admin_addr,
+            app,
+            task,
+        })
     }
 
     /// Begins a graceful shutdown and waits for it: readiness off, new upgrades refused,

@@ -29,6 +29,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    tracing::info!(addr = %server.admin_addr, "admin (metrics, APIs) on http://{}/", server.admin_addr);
     tracing::info!(addr = %server.addr, "throng-chat listening; open ws://{}/ws", server.addr);
     signalled.await;
     tracing::info!("shutting down: draining connections");

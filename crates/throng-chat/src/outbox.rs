@@ -24,9 +24,22 @@ pub struct Outbox {
     inner: Arc<Inner>,
 }
 
+/// What the server asks a connection to do besides sending frames (an operator's
+/// action); the connection's reader carries it out between requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Leave this room (it is being closed): the client gets `left` as for its own leave.
+    LeaveRoom(Arc<str>),
+}
+
+/// Commands waiting per connection, at most (operators' actions are rare).
+const COMMANDS: usize = 64;
+
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Utf8Bytes>,
+    commands: mpsc::Sender<Command>,
+    command_rx: Mutex<Option<mpsc::Receiver<Command>>>,
     bytes: AtomicUsize,
     max_bytes: usize,
     kill: CancellationToken,
@@ -44,10 +57,13 @@ impl Outbox {
         metrics: Arc<Metrics>,
     ) -> (Self, mpsc::Receiver<Utf8Bytes>) {
         let (tx, rx) = mpsc::channel(frames.max(1));
+        let (commands, command_rx) = mpsc::channel(COMMANDS);
         (
             Self {
                 inner: Arc::new(Inner {
                     tx,
+                    commands,
+                    command_rx: Mutex::new(Some(command_rx)),
                     bytes: AtomicUsize::new(0),
                     max_bytes,
                     kill: CancellationToken::new(),
@@ -92,6 +108,22 @@ impl Outbox {
             self.inner.metrics.slow_closes.inc();
             self.close(CLOSE_SLOW);
         }
+    }
+
+    /// Asks the connection to carry out `c`; `false` if it is gone or has too many
+    /// waiting.
+    pub fn command(&self, c: Command) -> bool {
+        self.inner.commands.try_send(c).is_ok()
+    }
+
+    /// The receiving side of [`command`](Self::command), for the connection's reader
+    /// (once).
+    pub fn take_commands(&self) -> Option<mpsc::Receiver<Command>> {
+        self.inner
+            .command_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// The writer handed `bytes` of queued frames to the socket.

@@ -62,6 +62,11 @@ pub const CLOSE_INVALID_UTF8: CloseReason = CloseReason {
     code: 1007,
     reason: "invalid utf-8",
 };
+/// An operator disconnected the user (admin API).
+pub const CLOSE_KICKED: CloseReason = CloseReason {
+    code: 4003,
+    reason: "disconnected by an operator",
+};
 /// Requests over budget, again and again (see [`crate::budget`]).
 pub const CLOSE_ABUSE: CloseReason = CloseReason {
     code: 1008,

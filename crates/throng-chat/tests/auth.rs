@@ -386,7 +386,15 @@ async fn bad_auth_configuration_stops_the_start_with_a_clear_error() {
 #[test]
 fn the_binary_refuses_token_mode_without_a_key_and_exits_1() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_throng-chat"))
-        .args(["--memory", "--listen", "127.0.0.1:0", "--auth", "token"])
+        .args([
+            "--memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--auth",
+            "token",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -47,7 +47,13 @@ fn sigterm_drains_and_exits_0() {
 
     let dir = std::env::temp_dir().join(format!("throng-cli-{}", std::process::id()));
     let mut child = bin()
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")

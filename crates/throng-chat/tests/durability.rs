@@ -210,7 +210,13 @@ async fn a_second_server_on_one_data_dir_exits_with_a_clear_error() {
         let dir = dir.clone();
         move || {
             Command::new(env!("CARGO_BIN_EXE_throng-chat"))
-                .args(["--listen", "127.0.0.1:0", "--data-dir"])
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--admin-listen",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                ])
                 .arg(&dir)
                 .output()
                 .unwrap()
@@ -256,7 +262,13 @@ async fn a_database_the_server_cannot_write_stops_the_start() {
             .arg(env!("CARGO_BIN_EXE_throng-chat"));
     }
     let out = cmd
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();

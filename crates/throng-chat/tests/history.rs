@@ -123,7 +123,13 @@ async fn kill_9_right_after_an_ack_loses_nothing() {
     let dir = temp_dir("kill9");
     let spawn = |listen: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_throng-chat"))
-            .args(["--listen", listen, "--data-dir"])
+            .args([
+                "--listen",
+                listen,
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(&dir)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -19,7 +19,7 @@ use crate::addr::AddrKey;
 use crate::app::{App, Slot};
 use crate::budget;
 use crate::handlers;
-use crate::outbox::Outbox;
+use crate::outbox::{Command, Outbox};
 use crate::protocol::{
     error_frame, CloseReason, ErrorCode, CLOSE_ABUSE, CLOSE_DEAD, CLOSE_HELLO_TIMEOUT, CLOSE_IDLE,
     CLOSE_INVALID_UTF8, CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE,
@@ -112,6 +112,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         addr: slot.key(),
         strikes: budget::Strikes::default(),
     };
+    let mut commands = out.take_commands().expect("a new outbox has its commands");
     let started = Instant::now();
     let mut last_frame = started; // any frame, pongs included
     let mut last_request = started; // JSON (or binary) frames
@@ -127,6 +128,10 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
                 }
                 out.close(deadline.1);
                 break;
+            }
+            Some(cmd) = commands.recv() => {
+                command(&app, &mut session, cmd).await;
+                continue;
             }
             frame = stream.next() => frame,
         };
@@ -208,6 +213,23 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
     }
     drop(out);
     let _ = writer.await;
+}
+
+/// Carries out an operator's [`Command`] between requests.
+async fn command(app: &App, s: &mut Session, cmd: Command) {
+    match cmd {
+        Command::LeaveRoom(room) => {
+            let Some(name) = s.name.clone() else { return };
+            if s.rooms.remove(&room) {
+                let req = MemberRequest {
+                    room,
+                    conn: s.id,
+                    user: name,
+                };
+                let _ = handlers::bounded(app.sequencer.leave(req, false)).await;
+            }
+        }
+    }
 }
 
 /// When the connection must next show a sign of life, and the close it gets if it does

@@ -34,6 +34,16 @@ pub async fn handle(app: &App, out: &Outbox, s: &mut Session, name: Arc<str>, ro
         );
         return;
     }
+    if app.is_closed_room(&room) {
+        reply_error(
+            app,
+            out,
+            ErrorCode::Forbidden,
+            "this room was closed by an operator",
+            None,
+        );
+        return;
+    }
     let room: Arc<str> = Arc::from(room);
     if s.rooms.contains(&room) {
         let members = app.hub.member_names(&room).unwrap_or_default();

@@ -12,6 +12,18 @@ pub struct ConnId {
     pub conn: u64,
 }
 
+impl ConnId {
+    /// The server itself, posting a system message ([`SYSTEM_SENDER`]): the sequencer
+    /// accepts its posts in any room that has members.
+    pub const SYSTEM: ConnId = ConnId {
+        node: u64::MAX,
+        conn: 0,
+    };
+}
+
+/// The `from` of a system message: not a valid user name, so nobody can pass for it.
+pub const SYSTEM_SENDER: &str = "[server]";
+
 /// A chat message, as stored and delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

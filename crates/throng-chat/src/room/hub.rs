@@ -85,6 +85,13 @@ impl Hub {
         self.lock().conns.values().cloned().collect()
     }
 
+    /// This node's connections in `room`, with their outboxes.
+    pub fn local_members(&self, room: &str) -> Vec<(u64, Outbox)> {
+        self.lock().rooms.get(room).map_or_else(Vec::new, |r| {
+            r.local.iter().map(|(c, o)| (*c, o.clone())).collect()
+        })
+    }
+
     /// Member names of `room` as this node knows them (sorted), if it has members here.
     pub fn member_names(&self, room: &str) -> Option<Vec<Arc<str>>> {
         self.lock()

@@ -20,7 +20,7 @@ pub mod local;
 pub mod names;
 pub mod sequencer;
 
-pub use event::{ConnId, Event, Message, Sequenced, Snapshot};
+pub use event::{ConnId, Event, Message, Sequenced, Snapshot, SYSTEM_SENDER};
 pub use hub::Hub;
 pub use local::{LocalConfig, LocalSequencer, MemoryStorage, SqliteStorage, Storage, SyncMode};
 pub use names::{LocalNames, NameError, Names};

@@ -38,6 +38,8 @@ pub trait Names: Send + Sync + 'static {
     }
     /// Frees `name` if `conn` holds it.
     fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()>;
+    /// The connection holding `name`, if any (case-insensitively).
+    fn holder(&self, name: &str) -> BoxFuture<'_, Result<Option<ConnId>, NameError>>;
 }
 
 impl std::fmt::Debug for dyn Names {
@@ -79,6 +81,11 @@ impl Names for LocalNames {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let old = held.insert(fold(name), conn).filter(|old| *old != conn);
         futures::future::ready(Ok(old)).boxed()
+    }
+
+    fn holder(&self, name: &str) -> BoxFuture<'_, Result<Option<ConnId>, NameError>> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        futures::future::ready(Ok(held.get(&fold(name)).copied())).boxed()
     }
 
     fn release(&self, name: &str, conn: ConnId) -> BoxFuture<'_, ()> {

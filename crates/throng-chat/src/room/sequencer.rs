@@ -23,7 +23,9 @@
 //! 5. **A failure leaves no trace.** A post that fails (`Unavailable`) is not delivered,
 //!    is not in history, and uses up no `seq`: the next successful post gets it.
 //! 6. **Exactly the members present.** A message reaches exactly the connections whose
-//!    join came before it and whose leave (if any) after it in the room's order.
+//!    join came before it and whose leave (if any) after it in the room's order. Only a
+//!    member may post, except [`ConnId::SYSTEM`](super::ConnId::SYSTEM) (an operator's
+//!    system message), which may post in any room that has members.
 //! 7. **Joins see a consistent past.** A join delivered to the joiner's node carries a
 //!    [`Snapshot`](super::Snapshot): the members after the join and the last messages
 //!    before it; the joiner receives every later event.

@@ -9,13 +9,15 @@ pub struct Proc {
     pub child: Child,
     /// `host:port` it listens on.
     pub addr: String,
+    /// `host:port` of its admin listener (metrics, APIs).
+    pub admin: String,
 }
 
 impl Proc {
     /// Starts the binary with `args` (plus `--listen listen`) and waits for its address.
     pub fn start(listen: &str, args: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_throng-chat"))
-            .args(["--listen", listen])
+            .args(["--listen", listen, "--admin-listen", "127.0.0.1:0"])
             .args(args)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn,throng_chat=info")
@@ -25,16 +27,24 @@ impl Proc {
             .expect("the binary starts");
         let out = child.stdout.take().unwrap();
         let mut lines = BufReader::new(out).lines();
+        let after = |line: &str, scheme: &str| {
+            let i = line.find(scheme)? + scheme.len();
+            let rest = &line[i..];
+            Some(rest[..rest.find('/')?].to_string())
+        };
+        let mut admin = None;
         let addr = loop {
             let line = lines.next().expect("server output").unwrap();
-            if let Some(i) = line.find("ws://") {
-                let rest = &line[i + 5..];
-                break rest[..rest.find('/').unwrap()].to_string();
+            if line.contains("admin") {
+                admin = after(&line, "http://");
+            } else if let Some(a) = after(&line, "ws://") {
+                break a;
             }
         };
+        let admin = admin.expect("the admin address is logged before the public one");
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Proc { child, addr }
+        Proc { child, addr, admin }
     }
 
     /// As [`start`](Self::start) with a data directory.
@@ -68,7 +78,7 @@ impl Proc {
 
     /// The value of a Prometheus metric from `/metrics` (0 when absent).
     pub async fn metric(&self, name: &str) -> f64 {
-        let body = http_get(&self.addr, "/metrics").await.1;
+        let body = http_get(&self.admin, "/metrics").await.1;
         metric_value(&body, name)
     }
 }

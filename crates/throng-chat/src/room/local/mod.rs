@@ -36,7 +36,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 
-use super::event::{Event, Message, Sequenced, Snapshot};
+use super::event::{ConnId, Event, Message, Sequenced, Snapshot};
 use super::now_ms;
 use super::sequencer::{
     Deliver, Health, HistoryQuery, MemberRequest, PostReceipt, PostRequest, RoomInfo, SeqError,
@@ -391,7 +391,7 @@ impl<S: Storage> Worker<S> {
                 plan.push(Err(SeqError::NotInRoom));
                 continue;
             };
-            if !room.members.contains_key(&req.conn) {
+            if req.conn != ConnId::SYSTEM && !room.members.contains_key(&req.conn) {
                 plan.push(Err(SeqError::NotInRoom));
                 continue;
             }
