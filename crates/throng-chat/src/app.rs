@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::protocol::CLOSE_SHUTDOWN;
 use crate::room::{
-    Deliver, Health, Hub, LocalConfig, LocalNames, LocalSequencer, MemoryStorage, Names, Sequencer,
-    SqliteStorage,
+    Deliver, Health, Hub, LocalConfig, LocalNames, LocalSequencer, MemoryStorage, Names,
+    RedisConfig, RedisSequencer, Sequencer, SqliteStorage,
 };
 
 /// The room layer a server runs on: any [`Sequencer`] and [`Names`].
@@ -170,6 +170,58 @@ pub fn local_backend(
     })
 }
 
+/// The Redis backend's settings from the flags, for node `node`.
+pub fn redis_config(cfg: &Config, url: &str, node: u64) -> RedisConfig {
+    RedisConfig {
+        history: (cfg.history as usize).max(1),
+        join_history: (cfg.join_history as usize).min(cfg.history as usize),
+        max_reply_bytes: cfg.max_reply_bytes as usize,
+        max_rooms: cfg.max_rooms as usize,
+        lease: cfg.redis_lease,
+        ..RedisConfig::new(url, node)
+    }
+}
+
+/// One node of several on the Redis at `url` (`--redis`), delivering to `hub`.
+///
+/// # Errors
+///
+/// An invalid URL, or no tokio runtime.
+pub fn redis_backend(
+    cfg: &Config,
+    url: &str,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+) -> Result<Backend, String> {
+    let seq = RedisSequencer::start(redis_config(cfg, url, hub.node()), hub, metrics)?;
+    Ok(Backend {
+        names: Arc::new(seq.names()),
+        sequencer: Arc::new(seq),
+    })
+}
+
+/// The backend the flags ask for: Redis with `--redis`, else local.
+///
+/// # Errors
+///
+/// As [`redis_backend`] or [`local_backend`].
+pub fn backend(cfg: &Config, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Backend, String> {
+    match &cfg.redis {
+        Some(url) => redis_backend(cfg, url, hub, metrics),
+        None => local_backend(cfg, hub, metrics),
+    }
+}
+
+/// This node's id: 0 alone; with `--redis`, random (unique among the nodes), never
+/// [`ConnId::SYSTEM`](crate::room::ConnId::SYSTEM)'s.
+fn node_id(cfg: &Config) -> u64 {
+    if cfg.redis.is_some() {
+        crate::room::redis::random_u64() >> 1
+    } else {
+        0
+    }
+}
+
 impl App {
     /// Shared state for `cfg` on an in-memory local backend (for tests and embedding).
     ///
@@ -196,7 +248,7 @@ impl App {
     ) -> Result<Arc<Self>, String> {
         let verifier = cfg.auth.verifier().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(0, metrics.clone()));
+        let hub = Arc::new(Hub::new(node_id(&cfg), metrics.clone()));
         let backend = make(hub.clone(), metrics.clone())?;
         // The flags were range-checked by clap, so the quota is valid; an embedder
         // passing nonsense gets the smallest valid quota instead of a panic.

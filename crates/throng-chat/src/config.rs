@@ -162,6 +162,16 @@ pub struct Config {
     #[arg(long, env = "THRONG_CHAT_MEMORY")]
     pub memory: bool,
 
+    /// Run as one node of several sharing this Redis (>= 7), e.g. `redis://127.0.0.1:6379`:
+    /// rooms, history and names live there (`--data-dir` and `--memory` are not used).
+    #[arg(long, env = "THRONG_CHAT_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// With `--redis`: how long a node that stops renewing its lease keeps its members
+    /// and names before another node reaps them.
+    #[arg(long, env = "THRONG_CHAT_REDIS_LEASE", default_value = "10s", value_parser = parse_duration)]
+    pub redis_lease: Duration,
+
     /// Most rooms the server holds at once; joining a new room beyond it is refused.
     #[arg(long, env = "THRONG_CHAT_MAX_ROOMS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -83,19 +83,16 @@ pub struct HistoryReport {
 }
 
 impl Server {
-    /// Binds `cfg.listen` and starts serving on the local backend (SQLite in
-    /// `--data-dir`, or memory with `--memory`).
+    /// Binds `cfg.listen` and starts serving on the backend the flags choose: Redis with
+    /// `--redis`, else local (SQLite in `--data-dir`, or memory with `--memory`).
     ///
     /// # Errors
     ///
     /// Invalid configuration, the data directory locked by another server or unusable,
     /// or the bind error (address in use, permission).
     pub async fn start(cfg: Config) -> std::io::Result<Self> {
-        let local = cfg.clone();
-        Self::start_with(cfg, move |hub, metrics| {
-            app::local_backend(&local, hub, metrics)
-        })
-        .await
+        let flags = cfg.clone();
+        Self::start_with(cfg, move |hub, metrics| app::backend(&flags, hub, metrics)).await
     }
 
     /// As [`start`](Self::start), on the backend `make` builds around this node's hub
@@ -117,7 +114,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let admin_listener = TcpListener::bind(cfg.admin_listen).await?;
         let admin_addr = admin_listener.local_addr()?;
-        let durable = !cfg.memory;
+        let durable = !cfg.memory && cfg.redis.is_none();
         let app = App::build(cfg, |hub, metrics| make(hub as Arc<room::Hub>, metrics))
             .map_err(std::io::Error::other)?;
         let dump_token = tokio_util::sync::CancellationToken::new();

@@ -88,7 +88,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         app.metrics.clone(),
     );
     let id = ConnId {
-        node: 0,
+        node: app.hub.node(),
         conn: app.next_conn_id(),
     };
     app.hub.attach(id.conn, out.clone());

@@ -11,6 +11,8 @@
 //! - [`Names`] ([`names`]) is the name registry; [`LocalNames`] the in-process one.
 //! - Events ([`event`]) are protocol-neutral; [`crate::protocol`] owns the wire frames.
 //!
+//! - [`RedisSequencer`] ([`redis`]) and [`RedisNames`] put several nodes on one Redis.
+//!
 //! A broker-backed deployment implements [`Sequencer`] and [`Names`]; connection handling
 //! and the hub do not change.
 
@@ -18,8 +20,10 @@ pub mod event;
 pub mod hub;
 pub mod local;
 pub mod names;
+pub mod redis;
 pub mod sequencer;
 
+pub use self::redis::{RedisConfig, RedisNames, RedisSequencer};
 pub use event::{ConnId, Event, Message, Sequenced, Snapshot, SYSTEM_SENDER};
 pub use hub::Hub;
 pub use local::{LocalConfig, LocalSequencer, MemoryStorage, SqliteStorage, Storage, SyncMode};
