@@ -1,0 +1,389 @@
+//! Several real nodes (in-process servers) on one `redis-server` of the test's own, with
+//! real WebSocket clients that record what they see: one order at every member on every
+//! node, gap-free `seq` under posters on every node, retries across nodes, one winner for
+//! a name, reaping of a hung node, and Redis killed or paused. Skipped, with a message,
+//! when `redis-server` is not installed (unless `THRONG_REQUIRE_REDIS=1`).
+
+#[path = "support/redis.rs"]
+mod redis_server;
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis_server::RedisServer;
+use serde_json::{json, Value};
+use support::{config, unlimited, Client};
+use throng_chat::room::RedisSequencer;
+use throng_chat::{app, Backend, Config, Server};
+
+fn node_config(redis: &RedisServer) -> Config {
+    let mut cfg = unlimited(config());
+    cfg.redis = Some(redis.url());
+    cfg
+}
+
+async fn node(redis: &RedisServer) -> Server {
+    Server::start(node_config(redis))
+        .await
+        .expect("node starts")
+}
+
+/// A node whose sequencer the test keeps (to stop its heartbeat).
+async fn node_with_handle(redis: &RedisServer, lease: Duration) -> (Server, Arc<RedisSequencer>) {
+    let mut cfg = node_config(redis);
+    cfg.redis_lease = lease;
+    let flags = cfg.clone();
+    let url = redis.url();
+    let slot: Arc<Mutex<Option<Arc<RedisSequencer>>>> = Arc::default();
+    let keep = slot.clone();
+    let server = Server::start_with(cfg, move |hub, metrics| {
+        let seq = Arc::new(RedisSequencer::start(
+            app::redis_config(&flags, &url, hub.node()),
+            hub,
+            metrics,
+        )?);
+        *keep.lock().unwrap() = Some(seq.clone());
+        Ok(Backend {
+            names: Arc::new(seq.names()),
+            sequencer: seq,
+        })
+    })
+    .await
+    .expect("node starts");
+    let seq = slot.lock().unwrap().clone().unwrap();
+    (server, seq)
+}
+
+/// Logs in as `name`, retrying (bounded) while the name is still held (a release on
+/// another node in flight).
+async fn login(server: &Server, name: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = Client::connect(server).await;
+        c.send(json!({"type": "hello", "name": name})).await;
+        let w = c.recv().await;
+        if w["type"] == "welcome" {
+            return c;
+        }
+        assert_eq!(w["code"], "name_taken", "{w}");
+        assert!(Instant::now() < deadline, "{name} free within 5 s");
+    }
+}
+
+async fn post(c: &mut Client, room: &str, text: &str, id: &str) {
+    c.send(json!({"type": "post", "room": room, "text": text, "id": id}))
+        .await;
+}
+
+/// Frames until the ack or error for post `id`, returning it; messages seen on the way
+/// are appended to `seen`.
+async fn answer(c: &mut Client, id: &str, seen: &mut Vec<Value>) -> Value {
+    loop {
+        let v = c.recv().await;
+        match v["type"].as_str() {
+            Some("ack") if v["id"] == id => return v,
+            Some("error") if v["ref"] == id => return v,
+            Some("message") => seen.push(v),
+            _ => {}
+        }
+    }
+}
+
+/// Frames until `n` messages were seen (acks and presence skipped).
+async fn messages(c: &mut Client, n: usize, seen: &mut Vec<Value>) {
+    while seen.len() < n {
+        let v = c.recv().await;
+        if v["type"] == "message" {
+            seen.push(v);
+        }
+    }
+}
+
+fn seqs(msgs: &[Value]) -> Vec<u64> {
+    msgs.iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+}
+
+/// Three nodes, a poster on each, 40 posts each at once: every member on every node
+/// sees the same 120 messages in the same order, `seq` 1..=120 with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posters_on_three_nodes_see_one_gap_free_order_everywhere() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let nodes = [node(&redis).await, node(&redis).await, node(&redis).await];
+    let mut clients = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let mut c = login(n, &format!("u{i}")).await;
+        c.join("lobby").await;
+        clients.push(c);
+    }
+    const POSTS: usize = 40;
+    let total = POSTS * clients.len();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            tokio::spawn(async move {
+                for p in 0..POSTS {
+                    post(&mut c, "lobby", &format!("u{i}-{p}"), &format!("c{p}")).await;
+                }
+                let mut seen = Vec::new();
+                let mut acks = 0;
+                while seen.len() < total || acks < POSTS {
+                    let v = c.recv().await;
+                    match v["type"].as_str() {
+                        Some("message") => seen.push(v),
+                        Some("ack") => acks += 1,
+                        Some("error") => panic!("post refused: {v}"),
+                        _ => {}
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut views = Vec::new();
+    for t in tasks {
+        views.push(t.await.unwrap());
+    }
+    assert_eq!(
+        seqs(&views[0]),
+        (1..=total as u64).collect::<Vec<_>>(),
+        "gap-free seq in order"
+    );
+    for v in &views[1..] {
+        assert_eq!(
+            v, &views[0],
+            "the same messages in the same order on every node"
+        );
+    }
+    for n in nodes {
+        n.shutdown().await.unwrap();
+    }
+}
+
+/// A post acked on one node, resent with the same id after reconnecting to another
+/// node: the same `seq`, in history once, delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_reconnecting_to_another_node_is_in_history_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut seen = Vec::new();
+    post(&mut alice, "lobby", "hello", "k1").await;
+    let first = answer(&mut alice, "k1", &mut seen).await;
+    assert_eq!(first["type"], "ack");
+    drop(alice);
+
+    let mut alice = login(&n2, "alice").await;
+    alice.join("lobby").await;
+    post(&mut alice, "lobby", "hello", "k1").await;
+    let again = answer(&mut alice, "k1", &mut Vec::new()).await;
+    assert_eq!(again["type"], "ack", "{again}");
+    assert_eq!(again["seq"], first["seq"], "the original seq");
+    post(&mut alice, "lobby", "marker", "k2").await;
+    let mut bob_seen = Vec::new();
+    messages(&mut bob, 2, &mut bob_seen).await;
+    let texts: Vec<&str> = bob_seen
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello", "marker"], "delivered once");
+    bob.send(json!({"type": "history", "room": "lobby"})).await;
+    let h = bob.recv_type("history").await;
+    let texts: Vec<&str> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello", "marker"], "in history once");
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}
+
+/// Three nodes claim one name at the same moment: exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_claiming_one_name_at_once_have_one_winner() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let nodes = [node(&redis).await, node(&redis).await, node(&redis).await];
+    for round in 0..5 {
+        let name = format!("zed{round}");
+        let mut clients = Vec::new();
+        for n in &nodes {
+            clients.push(Client::connect(n).await);
+        }
+        let replies = futures::future::join_all(clients.iter_mut().map(|c| {
+            let name = name.clone();
+            async move {
+                c.send(json!({"type": "hello", "name": name})).await;
+                c.recv().await
+            }
+        }))
+        .await;
+        let winners = replies.iter().filter(|r| r["type"] == "welcome").count();
+        assert_eq!(winners, 1, "one winner: {replies:?}");
+        assert_eq!(
+            replies.iter().filter(|r| r["code"] == "name_taken").count(),
+            2
+        );
+    }
+    for n in nodes {
+        n.shutdown().await.unwrap();
+    }
+}
+
+/// A node that stops renewing its lease (hung) is reaped by the others within the
+/// lease: its members leave (presence on the other nodes) and its names are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_heartbeat_stops_is_reaped_within_the_lease() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let lease = Duration::from_secs(2);
+    let (n1, seq1) = node_with_handle(&redis, lease).await;
+    let (n2, _seq2) = node_with_handle(&redis, lease).await;
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+    let t = Instant::now();
+    seq1.stop_heartbeat();
+    let p = bob.recv_type("presence").await;
+    assert_eq!(
+        (&p["user"], &p["event"]),
+        (&json!("alice"), &json!("leave"))
+    );
+    let took = t.elapsed();
+    // The lease, plus one renewal period of the reaper, plus slack for a loaded machine.
+    assert!(took < lease * 2, "reaped in {took:?}");
+    let mut again = login(&n2, "alice").await;
+    let joined = again.join("lobby").await;
+    assert_eq!(joined["members"], json!(["alice", "bob"]));
+    drop(alice);
+    n2.shutdown().await.unwrap();
+    drop(n1);
+}
+
+/// Redis killed (SIGKILL) and restarted from its AOF: a post meanwhile is refused
+/// `unavailable` (never sequenced), /readyz says not ready; afterwards every acked post
+/// is in history, `seq` continues without reuse, and delivery on the other node resumed
+/// without loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted_loses_no_acked_post_and_reuses_no_seq() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        post(&mut alice, "lobby", &format!("m{i}"), &format!("c{i}")).await;
+        let a = answer(&mut alice, &format!("c{i}"), &mut Vec::new()).await;
+        acked.push(a["seq"].as_u64().unwrap());
+    }
+    redis.kill();
+    let t = Instant::now();
+    post(&mut alice, "lobby", "during", "d").await;
+    let e = answer(&mut alice, "d", &mut Vec::new()).await;
+    assert_eq!(e["code"], "unavailable", "{e}");
+    assert!(e["retry_after_ms"].as_u64().unwrap() > 0);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "failed fast: {:?}",
+        t.elapsed()
+    );
+    assert!(n1.app.not_ready().is_some(), "/readyz is 503");
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n1.app.not_ready().is_some() || n2.app.not_ready().is_some() {
+        assert!(Instant::now() < deadline, "ready again within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    post(&mut alice, "lobby", "during", "d").await;
+    let a = answer(&mut alice, "d", &mut Vec::new()).await;
+    assert_eq!(a["type"], "ack", "{a}");
+    acked.push(a["seq"].as_u64().unwrap());
+    assert_eq!(
+        acked,
+        (1..=11).collect::<Vec<u64>>(),
+        "no seq lost or reused"
+    );
+    let mut seen = Vec::new();
+    messages(&mut bob, 11, &mut seen).await;
+    assert_eq!(seqs(&seen), acked, "bob's node resumed without loss");
+    bob.send(json!({"type": "history", "room": "lobby"})).await;
+    let h = bob.recv_type("history").await;
+    assert_eq!(seqs(h["messages"].as_array().unwrap()), acked);
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}
+
+/// Redis paused (`CLIENT PAUSE … WRITE`): posts fail fast with `unavailable`, the
+/// refused posts never show up later (their scripts run after the pause and expire),
+/// and posting works again once the pause ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_paused_posts_fail_fast_with_unavailable_and_recover() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+    post(&mut alice, "lobby", "before", "b").await;
+    assert_eq!(answer(&mut alice, "b", &mut Vec::new()).await["seq"], 1);
+    let _: String = redis.cmd(&["CLIENT", "PAUSE", "4000", "WRITE"]).unwrap();
+    let paused = Instant::now();
+    let mut refused = 0;
+    for i in 0..6 {
+        let t = Instant::now();
+        post(&mut alice, "lobby", "paused", &format!("p{i}")).await;
+        let e = answer(&mut alice, &format!("p{i}"), &mut Vec::new()).await;
+        assert_eq!(e["code"], "unavailable", "{e}");
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "fast: {:?}",
+            t.elapsed()
+        );
+        refused += 1;
+    }
+    assert!(
+        paused.elapsed() < Duration::from_secs(4),
+        "all refused during the pause"
+    );
+    assert_eq!(refused, 6);
+    assert!(n1.app.not_ready().is_some(), "/readyz is 503 while paused");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let seq = loop {
+        post(&mut alice, "lobby", "after", "a").await;
+        let r = answer(&mut alice, "a", &mut Vec::new()).await;
+        if r["type"] == "ack" {
+            break r["seq"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "posting works again within 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(seq, 2, "the refused posts used no seq");
+    let mut seen = Vec::new();
+    messages(&mut bob, 2, &mut seen).await;
+    let texts: Vec<&str> = seen.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["before", "after"]);
+    bob.send(json!({"type": "history", "room": "lobby"})).await;
+    let h = bob.recv_type("history").await;
+    assert_eq!(seqs(h["messages"].as_array().unwrap()), [1, 2]);
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}
