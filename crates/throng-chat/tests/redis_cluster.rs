@@ -387,3 +387,58 @@ async fn redis_paused_posts_fail_fast_with_unavailable_and_recover() {
     n1.shutdown().await.unwrap();
     n2.shutdown().await.unwrap();
 }
+
+/// A `--redis` value that is not a Redis URL refuses to start, with the reason.
+#[tokio::test]
+async fn a_bad_redis_url_refuses_to_start() {
+    let mut cfg = unlimited(config());
+    cfg.redis = Some("not a url".into());
+    let err = Server::start(cfg).await.expect_err("refused");
+    assert!(err.to_string().contains("bad redis url"), "{err}");
+}
+
+/// The real binary with `--redis`, killed with SIGKILL: another node reaps it within its
+/// lease (presence `leave` for its member, its name free again).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_process_is_reaped_within_its_lease() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let mut proc = support::process::Proc::start(
+        "127.0.0.1:0",
+        &[
+            "--redis",
+            &url,
+            "--redis-lease",
+            "2s",
+            support::UNLIMITED_FLAGS,
+        ],
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(proc.url())
+        .await
+        .expect("connects");
+    let mut alice = Client { ws };
+    alice.send(json!({"type": "hello", "name": "alice"})).await;
+    assert_eq!(alice.recv().await["type"], "welcome");
+    alice.join("lobby").await;
+    let (n2, _) = node_with_handle(&redis, Duration::from_secs(2)).await;
+    let mut bob = login(&n2, "bob").await;
+    let joined = bob.join("lobby").await;
+    assert_eq!(joined["members"], json!(["alice", "bob"]));
+    let t = Instant::now();
+    proc.kill9();
+    let p = bob.recv_type("presence").await;
+    assert_eq!(
+        (&p["user"], &p["event"]),
+        (&json!("alice"), &json!("leave"))
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "reaped in {:?}",
+        t.elapsed()
+    );
+    login(&n2, "alice").await;
+    n2.shutdown().await.unwrap();
+}

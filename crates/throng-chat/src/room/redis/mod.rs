@@ -11,7 +11,7 @@
 //! | `throng:{room}:log` | stream | the history: entry id `<seq>-0`, fields `f` (from), `t` (text), `ts`; `MAXLEN ~ --history` |
 //! | `throng:{room}:members` | hash | `<node>:<conn>` → user name |
 //! | `throng:{room}:pid:<len>:<user>:<id>` | string | a post's client id → its `seq`, expiring after the dedupe window |
-//! | `throng:events` | stream | every room event, in order: the delivery stream (`MAXLEN ~ 100 000`) |
+//! | `throng:events` | stream | every room event, in order: the delivery stream (`MAXLEN ~ 20 000`, [`RedisConfig::events_len`]) |
 //! | `throng:rooms` | set | rooms with members (`--max-rooms` counts these, cluster-wide) |
 //! | `throng:nodes` | zset | node → lease expiry (Redis clock, ms) |
 //! | `throng:node:<node>:rooms` | hash | room → how many of the node's connections are in it (for the reaper) |
@@ -69,6 +69,16 @@
 //! last id. Acknowledged posts survive a Redis restart as far as Redis persists them:
 //! run Redis with `appendonly yes` (a killed process loses nothing it answered; add
 //! `appendfsync always` to survive a host crash too).
+//!
+//! # Sizing
+//!
+//! Redis holds, per room, up to `--history` messages (the log, trimmed approximately),
+//! plus one small key per post with a client id for the dedupe window (10 min), plus
+//! the delivery stream's last [`RedisConfig::events_len`] events (which bounds how long
+//! a node may be disconnected and still catch up). Every node reads every event: the
+//! delivery stream is the limit when all nodes together deliver more than one Redis
+//! connection per node can read; per-room streams or PUB/SUB with gap fill is the next
+//! step then.
 //!
 //! Not handled yet: Redis Cluster (the delivery stream and the node keys are global);
 //! events trimmed from the delivery stream before a long-disconnected node read them
@@ -148,7 +158,7 @@ impl RedisConfig {
             max_reply_bytes: 256 * 1024,
             max_rooms: 10_000,
             dedupe_window: Duration::from_secs(600),
-            events_len: 100_000,
+            events_len: 20_000,
             timeout: Duration::from_secs(1),
             delivery_wait: Duration::from_secs(5),
             lease: Duration::from_secs(10),
