@@ -179,6 +179,25 @@ pub use tokio_util::sync::CancellationToken;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    //! The intake/close core, exposed for `tests/loom_pool.rs` only.
+    //! The intake/close core and an unspawned pool, exposed for `tests/loom_pool.rs` only.
+    pub use super::config::UnspawnedWorker;
     pub use super::intake::{Intake, Pop, Push};
+
+    use super::{CancellationToken, Pool, PoolBuilder, PoolConfigError};
+    use std::future::Future;
+
+    /// `builder.spawn(handler)`, except that the worker loops (the real ones) are handed
+    /// back for the model to run, each on its own loom thread.
+    pub fn unspawned<J, R, H, Fut>(
+        builder: PoolBuilder,
+        handler: H,
+    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), PoolConfigError>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+        H: Fn(J, CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        builder.unspawned(handler)
+    }
 }
