@@ -1,5 +1,5 @@
 //! Regressions for the seed's cancellation defects (S4-1, S4-2, S4-3, S5-2, S5-5, S6-1,
-//! S6-2, S7-1, S7-2 in shared/reference/seed-defects.md), each written the Rust way and
+//! S6-2, S7-1, S7-2 in docs/seed-defects.md), each written the Rust way and
 //! checked for leaks and latency on paused time. S5-1 (the snippet does not compile) has
 //! nothing to regress.
 #![cfg(feature = "cancel")]

@@ -115,7 +115,7 @@
 //!
 //! # Pitfalls avoided
 //!
-//! The seed's pool fails on most of its claimed features (seed-defects.md, S15):
+//! The seed's pool fails on most of its claimed features (`docs/seed-defects.md`, S15):
 //!
 //! - **S15-1** `Submit` raced `Shutdown` and panicked with "send on closed channel". Here
 //!   "open?" and "enqueue" are one step under one lock; a loom model checks that a racing
