@@ -230,7 +230,11 @@ fn close_wakes_a_publisher_blocked_on_a_full_subscriber() {
 /// once, in sequence order.
 #[test]
 fn a_publisher_stalled_behind_a_blocked_one_is_woken_when_it_finishes() {
-    loom::model(|| {
+    // Three threads: two preemptions keep it to a few seconds, and are enough to catch a
+    // missing `notify_waiters` in unstall or a registration moved after its check.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
         let b: Broadcaster<Arc<u8>> = Broadcaster::new();
         let payload = Arc::new(5u8);
         let mut sub = b.subscribe(blocking(1)).unwrap();
