@@ -137,8 +137,11 @@ pub enum ClientMsg {
         #[serde(default)]
         limit: Option<u32>,
     },
-    /// Liveness check.
-    Ping,
+    /// Liveness check. A struct variant, not a unit one: serde ignores
+    /// `deny_unknown_fields` for unit variants of an internally tagged enum, so `Ping`
+    /// accepted `{"type":"ping","anything":1}` while every other type refused unknown
+    /// fields (found by `tests/fuzz_protocol.rs`).
+    Ping {},
 }
 
 /// The `type` values a client may send.
@@ -369,7 +372,7 @@ mod tests {
 
     #[test]
     fn parse_sorts_bad_input_into_codes() {
-        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientMsg::Ping));
+        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientMsg::Ping {}));
         assert_eq!(parse("{nope").unwrap_err().code, ErrorCode::BadRequest);
         assert_eq!(parse("[1]").unwrap_err().code, ErrorCode::BadRequest);
         assert_eq!(
@@ -384,6 +387,14 @@ mod tests {
             parse(r#"{"type":"dance"}"#).unwrap_err().code,
             ErrorCode::UnknownType
         );
+        // Unknown fields are refused for every type, `ping` included.
+        for unknown in [
+            r#"{"type":"ping","extra":1}"#,
+            r#"{"type":"ping","id":null}"#,
+            r#"{"type":"join","room":"x","id":"j1"}"#,
+        ] {
+            assert_eq!(parse(unknown).unwrap_err().code, ErrorCode::BadRequest);
+        }
         let e = parse(r#"{"type":"post","room":"x","text":7,"id":"c1"}"#).unwrap_err();
         assert_eq!(
             (e.code, e.reference.as_deref()),

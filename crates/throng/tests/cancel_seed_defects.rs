@@ -1,14 +1,17 @@
 //! Regressions for the seed's cancellation defects (S4-1, S4-2, S4-3, S5-2, S5-5, S6-1,
-//! S6-2, S7-1, S7-2 in shared/reference/seed-defects.md), each written the Rust way and
+//! S6-2, S7-1, S7-2 in docs/seed-defects.md), each written the Rust way and
 //! checked for leaks and latency on paused time. S5-1 (the snippet does not compile) has
 //! nothing to regress.
 #![cfg(feature = "cancel")]
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use throng::cancel::{CancellationToken, Scope, Stopped};
+use throng::cancel::{Scope, Stopped};
 use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
 
@@ -98,46 +101,88 @@ async fn s5_2_stop_twice_and_stop_before_start_do_not_panic() {
     assert_eq!(again.running, 0);
 }
 
+/// Counts the wake-ups of a future polled by hand, so a test can see a wake-up for
+/// nothing (a polling loop's timer) that would otherwise leave no trace.
+#[derive(Default)]
+struct Wakes(AtomicUsize);
+
+impl Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Wakes {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Lets `d` of paused time pass in 10 ms steps, firing every timer due on the way.
+async fn idle_for(d: Duration) {
+    for _ in 0..d.as_millis() / 10 {
+        tokio::time::advance(10 * MS).await;
+    }
+}
+
+/// The seed's signal-channel `Worker`, written with throng: every wait for work goes
+/// through [`Scope::run`], which blocks on "stop or work" (the seed polled with
+/// `select { case <-stop: default: … Sleep(100ms) }`).
+async fn signal_worker(scope: Scope, mut work: mpsc::Receiver<u32>) -> (u32, Stopped) {
+    let mut done = 0;
+    loop {
+        match scope.run(work.recv()).await {
+            Ok(Some(_)) => done += 1,
+            Ok(None) => unreachable!("the sender outlives the worker"),
+            Err(stopped) => return (done, stopped),
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn s5_5_signal_worker_stops_at_once_and_never_wakes_for_nothing() {
-    // Seed: `select { case <-stop: default: work; Sleep(100ms) }` wakes every 100 ms even
-    // with no work and takes up to 100 ms to notice the stop.
+    // Seed: the loop wakes every 100 ms even with no work, and notices the stop up to
+    // 100 ms late. The worker is polled by hand so every wake-up is counted.
     let scope = Scope::new();
-    let wakeups = Arc::new(AtomicUsize::new(0));
-    let (work_tx, mut work_rx) = mpsc::channel::<u32>(8);
-    let w = wakeups.clone();
-    let worker = scope.spawn(move |token| async move {
-        let mut done = 0;
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => return (done, Instant::now()),
-                job = work_rx.recv() => {
-                    w.fetch_add(1, Ordering::SeqCst);
-                    match job {
-                        Some(_) => done += 1,
-                        None => return (done, Instant::now()),
-                    }
-                }
-            }
-        }
-    });
+    let (work_tx, work_rx) = mpsc::channel::<u32>(8);
+    let wakes = Arc::new(Wakes::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut worker = pin!(signal_worker(scope.clone(), work_rx));
+    assert!(worker.as_mut().poll(&mut cx).is_pending());
+
+    idle_for(Duration::from_secs(1)).await;
+    assert_eq!(wakes.count(), 0, "woke with no work and no stop");
+
     work_tx.send(1).await.unwrap();
     work_tx.send(2).await.unwrap();
-    sleep(Duration::from_secs(1)).await; // a second of idleness
-    assert_eq!(
-        wakeups.load(Ordering::SeqCst),
-        2,
-        "woke once per job, never idly"
-    );
+    assert!(wakes.count() >= 1, "work wakes the worker");
+    assert!(worker.as_mut().poll(&mut cx).is_pending());
+    let after_work = wakes.count();
+    idle_for(Duration::from_secs(1)).await;
+    assert_eq!(wakes.count(), after_work, "woke with no work and no stop");
 
     let stop_at = Instant::now();
-    let report = scope.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(report.aborted, 0);
-    let (done, exited_at) = worker.await.unwrap();
-    assert_eq!(done, 2);
-    assert_eq!(exited_at, stop_at, "stop latency is zero, not up to 100 ms");
-    assert_eq!(Instant::now(), stop_at, "shutdown returned without waiting");
-    drop(work_tx);
+    scope.cancel();
+    assert!(
+        wakes.count() > after_work,
+        "the stop wakes the worker at once"
+    );
+    match worker.as_mut().poll(&mut cx) {
+        Poll::Ready((done, stopped)) => {
+            assert_eq!(done, 2);
+            assert_eq!(stopped, Stopped::Cancelled);
+        }
+        Poll::Pending => panic!("woken by the stop but still running"),
+    }
+    assert_eq!(
+        Instant::now(),
+        stop_at,
+        "stop latency is zero, not up to 100 ms"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,14 +238,12 @@ async fn s6_1_run_with_timeout_stops_the_thread_it_started() {
         .expect("the worker thread exited after the timeout");
 }
 
-/// The seed's `ContextWorker.DoWork`, fixed: every step's wait also watches the token,
-/// and there is a completion path.
-async fn do_work(token: CancellationToken, steps: u32, step: Duration) -> Result<u32, Instant> {
+/// The seed's `ContextWorker.DoWork`, written with throng: every step's wait goes
+/// through [`Scope::run`], so it watches the scope's token and deadline, and the
+/// outcome (completed, cancelled, deadline exceeded) is the one `Scope::run` decides.
+async fn do_work(scope: &Scope, steps: u32, step: Duration) -> Result<u32, Stopped> {
     for _ in 0..steps {
-        tokio::select! {
-            _ = token.cancelled() => return Err(Instant::now()),
-            _ = sleep(step) => {}
-        }
+        scope.run(sleep(step)).await?;
     }
     Ok(steps)
 }
@@ -211,11 +254,16 @@ async fn s7_1_cancellation_latency_is_zero_not_a_step() {
     // takes up to 100 ms (longer for longer steps).
     for step in [100 * MS, Duration::from_secs(10)] {
         let scope = Scope::new();
-        let worker = scope.spawn(move |t| do_work(t, 1000, step));
+        let s = scope.clone();
+        let worker = tokio::spawn(async move {
+            let res = do_work(&s, 1000, step).await;
+            (res, Instant::now())
+        });
         sleep(250 * MS).await;
         let cancelled_at = Instant::now();
         scope.cancel();
-        let exited_at = worker.await.unwrap().unwrap_err();
+        let (res, exited_at) = worker.await.unwrap();
+        assert_eq!(res, Err(Stopped::Cancelled), "step {step:?}");
         assert_eq!(exited_at, cancelled_at, "step {step:?}");
     }
 }
@@ -224,13 +272,28 @@ async fn s7_1_cancellation_latency_is_zero_not_a_step() {
 async fn s7_2_completed_cancelled_and_deadline_exceeded_are_distinct() {
     // Seed: `DoWork` has no completion path; it can only return `ctx.Err()`, teaching that
     // timing out is the normal way to finish.
+    let start = Instant::now();
     let done = Scope::with_timeout(Duration::from_secs(1));
-    let res = done.run_with(|t| do_work(t, 3, 100 * MS)).await;
-    assert_eq!(res, Ok(Ok(3)));
+    assert_eq!(do_work(&done, 3, 100 * MS).await, Ok(3));
+    assert_eq!(done.stop_reason(), None, "completing is not stopping");
 
-    let late = Scope::with_timeout(Duration::from_millis(250));
-    let res = late.run_with(|t| do_work(t, 3, 100 * MS)).await;
-    assert_eq!(res, Err(Stopped::DeadlineExceeded));
+    // The last step ends in the instant the deadline passes: still a completion.
+    let tight = Scope::with_timeout(300 * MS);
+    assert_eq!(do_work(&tight, 3, 100 * MS).await, Ok(3));
+    assert_eq!(Instant::now() - start, 600 * MS);
+    // The next step starts at the deadline: it never runs.
+    assert_eq!(
+        do_work(&tight, 1, 100 * MS).await,
+        Err(Stopped::DeadlineExceeded)
+    );
+    assert_eq!(Instant::now() - start, 600 * MS);
+
+    let late = Scope::with_timeout(250 * MS);
+    assert_eq!(
+        do_work(&late, 3, 100 * MS).await,
+        Err(Stopped::DeadlineExceeded)
+    );
+    assert_eq!(Instant::now() - start, 850 * MS, "stopped at the deadline");
     assert_eq!(late.stop_reason(), Some(Stopped::DeadlineExceeded));
 
     let cancelled = Scope::with_timeout(Duration::from_secs(1));
@@ -239,8 +302,11 @@ async fn s7_2_completed_cancelled_and_deadline_exceeded_are_distinct() {
         sleep(150 * MS).await;
         c.cancel();
     });
-    let res = cancelled.run_with(|t| do_work(t, 3, 100 * MS)).await;
-    assert_eq!(res, Err(Stopped::Cancelled));
+    assert_eq!(
+        do_work(&cancelled, 3, 100 * MS).await,
+        Err(Stopped::Cancelled)
+    );
+    assert_eq!(Instant::now() - start, 1000 * MS, "stopped at the cancel");
     assert_eq!(cancelled.stop_reason(), Some(Stopped::Cancelled));
 }
 

@@ -1,5 +1,5 @@
 //! Regressions for the seed's `ParallelProcessor` defects (S14-1..S14-3 in
-//! shared/reference/seed-defects.md). S14-4 (loop variables captured by goroutines) is
+//! docs/seed-defects.md). S14-4 (loop variables captured by goroutines) is
 //! moot in Rust: `move` closures own their values.
 #![cfg(feature = "parallel")]
 

@@ -1,8 +1,11 @@
 //! Stopping the periodic runner: idempotent cancel, join, final run, deadlines, panics,
 //! abort, drop. All on paused tokio time.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use throng::periodic::{FinalRun, FirstRun, Periodic, PeriodicHandle, Stopped};
@@ -135,23 +138,74 @@ async fn s5_4_join_waits_until_the_runner_has_released_its_resources() {
     assert_eq!(report.final_run, FinalRun::Completed);
 }
 
+/// Counts the wake-ups of a future polled by hand.
+#[derive(Default)]
+struct Wakes(AtomicU64);
+
+impl Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Lets `d` of paused time pass in 10 ms steps, firing every timer due on the way.
+async fn idle_for(d: Duration) {
+    for _ in 0..d.as_millis() / 10 {
+        tokio::time::advance(ms(10)).await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn s5_5_cancel_interrupts_the_wait_between_runs_at_once() {
-    // The seed polled with sleep(100ms) and noticed Stop up to 100 ms late (S5-5).
-    // With a one-hour period and paused time, any polling or waiting for the next tick
-    // would move the clock; cancellation must not.
-    let periodic = Periodic::new(Duration::from_secs(3600)).unwrap();
-    let (mut handle, count) = counting(&periodic, CancellationToken::new());
-    tokio::task::yield_now().await;
-    assert_eq!(count.load(Ordering::SeqCst), 1);
+async fn s5_5_the_runner_wakes_only_for_ticks_and_cancel_interrupts_the_wait_at_once() {
+    // The seed polled with `select { default: … Sleep(100ms) }`: a wake-up every 100 ms
+    // with nothing to do, and the stop noticed up to 100 ms late. The runner is polled by
+    // hand so that every wake-up is counted.
+    let token = CancellationToken::new();
+    let runs = AtomicU64::new(0);
+    let wakes = Arc::new(Wakes::default());
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let periodic = Periodic::new(Duration::from_secs(1)).unwrap();
+    let mut runner = pin!(periodic.run(token.clone(), |_| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async {}
+    }));
+    assert!(runner.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the first run is immediate");
+
+    idle_for(ms(990)).await;
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "woke between ticks");
+    idle_for(ms(10)).await;
+    assert_eq!(
+        wakes.0.load(Ordering::SeqCst),
+        1,
+        "one wake-up for the tick"
+    );
+    assert!(runner.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    idle_for(ms(500)).await;
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "woke between ticks");
     let start = Instant::now();
-    let report = handle.stop().await;
+    token.cancel();
+    assert_eq!(
+        wakes.0.load(Ordering::SeqCst),
+        2,
+        "the cancel wakes the runner"
+    );
+    let Poll::Ready(report) = runner.as_mut().poll(&mut cx) else {
+        panic!("woken by the cancel but still waiting for the next tick");
+    };
     assert_eq!(
         Instant::now(),
         start,
         "no time passed between cancel and exit"
     );
-    assert_eq!(report.runs, 1);
+    assert_eq!(report.runs, 2);
+    assert_eq!(report.stopped, Stopped::Cancelled);
 }
 
 #[tokio::test(start_paused = true)]

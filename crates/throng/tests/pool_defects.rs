@@ -1,4 +1,4 @@
-//! Regression tests for the seed's worker pool defects (S15 in seed-defects.md). S15-6
+//! Regression tests for the seed's worker pool defects (S15 in docs/seed-defects.md). S15-6
 //! and S15-7 (failure simulation from the clock, the retry loop) live in the retry tests.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -102,7 +102,7 @@ fn kinds(app: &App, msg: &ClientMsg) -> &'static [Kind] {
     match msg {
         // A hello succeeds once per connection (a failed one closes it): bytes only.
         ClientMsg::Hello { .. } => &[],
-        ClientMsg::Ping => &[Kind::Ping],
+        ClientMsg::Ping {} => &[Kind::Ping],
         ClientMsg::Join { room } if app.hub.member_names(room).is_none() => {
             &[Kind::Member, Kind::Create]
         }
@@ -158,7 +158,7 @@ pub async fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
     };
     match msg {
         ClientMsg::Hello { .. } => unreachable!("handled above"),
-        ClientMsg::Ping => {
+        ClientMsg::Ping {} => {
             out.push(ServerMsg::Pong.frame());
         }
         ClientMsg::Join { room } => join::handle(app, out, s, name, room).await,

@@ -2,6 +2,7 @@
 //! WebSocket client.
 #![allow(dead_code)]
 
+pub mod fuzz;
 #[cfg(target_os = "linux")]
 pub mod process;
 pub mod raw;

@@ -4,14 +4,12 @@ use std::fmt;
 use std::future::poll_fn;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use super::core::{Pushed, Queue};
 use super::policy::{Metrics, Overflow, PublishReport, Status, SubscribeOptions};
 use super::subscriber::Subscriber;
 use super::{PublishError, SubscribeError, TryPublishError};
 use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::{Arc, Mutex, MutexGuard, Notify};
 
 /// State shared by every handle of one broadcaster.
 pub(crate) struct Shared<T> {

@@ -144,6 +144,47 @@ impl PoolBuilder {
     }
 }
 
+/// A worker loop handed back instead of spawned (loom models run it on a loom thread).
+#[cfg(loom)]
+pub type UnspawnedWorker = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+#[cfg(loom)]
+impl PoolBuilder {
+    /// What [`spawn`](Self::spawn) builds, with the same `work` loops, but returned
+    /// instead of spawned on a runtime, so `tests/loom_pool.rs` can run each worker on
+    /// its own loom thread (a tokio runtime cannot run under loom). Nothing else differs.
+    pub(crate) fn unspawned<J, R, H, Fut>(
+        self,
+        handler: H,
+    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), PoolConfigError>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+        H: Fn(J, CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        if self.workers == 0 {
+            return Err(PoolConfigError::ZeroWorkers);
+        }
+        if self.queue_capacity == 0 {
+            return Err(PoolConfigError::ZeroCapacity);
+        }
+        let core = Arc::new(Core::new(
+            self.workers,
+            self.queue_capacity,
+            self.job_timeout,
+        ));
+        let runner = Arc::new(AsyncRunner(handler));
+        let workers = (0..self.workers)
+            .map(|i| {
+                let runner = SharedRunner(runner.clone());
+                Box::pin(work(core.clone(), i, runner)) as UnspawnedWorker
+            })
+            .collect();
+        Ok((Pool::from_parts(core, Vec::new(), &self), workers))
+    }
+}
+
 /// Shares one async handler among the workers.
 struct SharedRunner<X>(Arc<X>);
 

@@ -115,7 +115,7 @@
 //!
 //! # Pitfalls avoided
 //!
-//! The seed's pool fails on most of its claimed features (seed-defects.md, S15):
+//! The seed's pool fails on most of its claimed features (`docs/seed-defects.md`, S15):
 //!
 //! - **S15-1** `Submit` raced `Shutdown` and panicked with "send on closed channel". Here
 //!   "open?" and "enqueue" are one step under one lock; a loom model checks that a racing
@@ -179,6 +179,25 @@ pub use tokio_util::sync::CancellationToken;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    //! The intake/close core, exposed for `tests/loom_pool.rs` only.
+    //! The intake/close core and an unspawned pool, exposed for `tests/loom_pool.rs` only.
+    pub use super::config::UnspawnedWorker;
     pub use super::intake::{Intake, Pop, Push};
+
+    use super::{CancellationToken, Pool, PoolBuilder, PoolConfigError};
+    use std::future::Future;
+
+    /// `builder.spawn(handler)`, except that the worker loops (the real ones) are handed
+    /// back for the model to run, each on its own loom thread.
+    pub fn unspawned<J, R, H, Fut>(
+        builder: PoolBuilder,
+        handler: H,
+    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), PoolConfigError>
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+        H: Fn(J, CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        builder.unspawned(handler)
+    }
 }

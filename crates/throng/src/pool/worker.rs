@@ -10,7 +10,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +18,7 @@ use super::handle::{JobResult, Reply};
 use super::intake::{Intake, Pop};
 use super::metrics::{PoolMetrics, WorkerStats};
 use crate::panic::panic_message;
+use crate::sync::Notify;
 
 /// A queued job with its reply end and the time it was queued.
 #[derive(Debug)]
