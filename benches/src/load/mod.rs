@@ -77,7 +77,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat_load", about, long_about = None)]
 pub struct Args {
-    /// The server's WebSocket URL.
+    /// The server's WebSocket URL; several, comma-separated (nodes of one cluster), and
+    /// connections are spread over them round-robin.
     #[arg(long, env = "CHAT_LOAD_URL", default_value = "ws://127.0.0.1:8080/ws")]
     pub url: String,
 
@@ -192,8 +193,14 @@ fn address(url: &str) -> Result<SocketAddr, String> {
 /// Bad arguments or an unresolvable URL; connection failures are counted, not errors.
 pub async fn run(args: &Args) -> Result<Summary, String> {
     args.check()?;
-    let addr = address(&args.url)?;
-    let url: Arc<str> = args.url.as_str().into();
+    // Several nodes: connections are spread over them round-robin.
+    let mut nodes: Vec<(SocketAddr, Arc<str>)> = Vec::new();
+    for url in args.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        nodes.push((address(url)?, url.into()));
+    }
+    if nodes.is_empty() {
+        return Err("--url is empty".into());
+    }
     let posters = args.poster_count();
     let shared = Arc::new(Shared::new());
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
@@ -220,9 +227,10 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
             source: (!args.source_ips.is_empty())
                 .then(|| args.source_ips[i % args.source_ips.len()]),
         };
+        let (addr, url) = &nodes[i % nodes.len()];
         tasks.spawn(client::run(
             spec,
-            addr,
+            *addr,
             url.clone(),
             shared.clone(),
             conn.clone(),

@@ -71,6 +71,15 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// Why, as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::Draining => "draining",
+            Refused::TooManyConnections => "too_many_connections",
+            Refused::TooManyFromIp => "too_many_from_address",
+        }
+    }
+
     /// Why, for the 503's body.
     pub fn message(self) -> &'static str {
         match self {

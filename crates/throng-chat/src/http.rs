@@ -77,7 +77,7 @@ async fn ws(
         &app.cfg.allowed_origins,
         &app.cfg.net.public_hosts,
     ) {
-        app.metrics.connections_refused.inc();
+        app.metrics.refused("origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     // The client's address: the peer, or what a trusted proxy says it forwarded.
@@ -85,7 +85,7 @@ async fn ws(
     let slot = match app.admit(client.ip) {
         Ok(slot) => slot,
         Err(why) => {
-            app.metrics.connections_refused.inc();
+            app.metrics.refused(why.label());
             return (StatusCode::SERVICE_UNAVAILABLE, why.message()).into_response();
         }
     };

@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
@@ -22,6 +23,13 @@ use crate::protocol::{CloseReason, CLOSE_SLOW};
 #[derive(Debug, Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
+}
+
+/// A queued frame and when it was queued (for the outbound-wait histogram).
+#[derive(Debug)]
+pub struct Outgoing {
+    pub frame: Utf8Bytes,
+    pub queued: Instant,
 }
 
 /// What the server asks a connection to do besides sending frames (an operator's
@@ -37,7 +45,7 @@ const COMMANDS: usize = 64;
 
 #[derive(Debug)]
 struct Inner {
-    tx: mpsc::Sender<Utf8Bytes>,
+    tx: mpsc::Sender<Outgoing>,
     commands: mpsc::Sender<Command>,
     command_rx: Mutex<Option<mpsc::Receiver<Command>>>,
     bytes: AtomicUsize,
@@ -55,7 +63,7 @@ impl Outbox {
         frames: usize,
         max_bytes: usize,
         metrics: Arc<Metrics>,
-    ) -> (Self, mpsc::Receiver<Utf8Bytes>) {
+    ) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(frames.max(1));
         let (commands, command_rx) = mpsc::channel(COMMANDS);
         (
@@ -80,6 +88,12 @@ impl Outbox {
     /// connection is marked slow and closed with 4008; the frame is not queued. Returns
     /// whether it was.
     pub fn push(&self, frame: Utf8Bytes) -> bool {
+        self.push_at(frame, Instant::now())
+    }
+
+    /// As [`push`](Self::push), stamped `queued` (one clock read for a frame pushed to
+    /// many outboxes).
+    pub fn push_at(&self, frame: Utf8Bytes, queued: Instant) -> bool {
         let len = frame.len();
         let before = self.inner.bytes.fetch_add(len, Ordering::AcqRel);
         if before + len > self.inner.max_bytes {
@@ -87,7 +101,7 @@ impl Outbox {
             self.overflow();
             return false;
         }
-        match self.inner.tx.try_send(frame) {
+        match self.inner.tx.try_send(Outgoing { frame, queued }) {
             Ok(()) => {
                 self.inner.metrics.frames_out.inc();
                 self.inner.metrics.bytes_out.inc_by(len as u64);
@@ -184,7 +198,7 @@ mod tests {
         assert_eq!(out.close_reason(), Some(CLOSE_SLOW));
         assert_eq!(out.bytes(), 600);
         let f = rx.try_recv().unwrap();
-        out.written(f.len());
+        out.written(f.frame.len());
         assert_eq!(out.bytes(), 0);
     }
 }

@@ -170,6 +170,44 @@ pub enum ErrorCode {
     Timeout,
 }
 
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownType,
+        ErrorCode::NotInRoom,
+        ErrorCode::TooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidName,
+        ErrorCode::NameTaken,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::TooManyRooms,
+        ErrorCode::Unavailable,
+        ErrorCode::Timeout,
+    ];
+
+    /// The code as sent in `error.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::NameTaken => "name_taken",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Timeout => "timeout",
+        }
+    }
+}
+
 /// Why a frame could not be understood.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ParseError {
@@ -357,6 +395,13 @@ pub fn error_frame(code: ErrorCode, message: &str, reference: Option<&str>) -> U
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_code_names_match_the_wire() {
+        for c in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+    }
 
     #[test]
     fn names_follow_the_rule() {

@@ -242,6 +242,9 @@ async fn a_post_reaches_exactly_the_members_present_when_it_is_sequenced() {
         metrics.contains("throng_chat_messages_total 3"),
         "{metrics}"
     );
-    assert!(metrics.contains("throng_chat_bytes_out_total"));
+    assert!(metrics.contains("throng_chat_sent_bytes_total"));
+    assert!(metrics.contains("throng_chat_build_info{"));
+    assert!(metrics.contains("throng_chat_post_ack_seconds_bucket"));
+    assert!(metrics.contains("throng_chat_outbound_wait_seconds_count"));
     server.shutdown().await.unwrap();
 }

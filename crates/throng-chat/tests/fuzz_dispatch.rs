@@ -327,8 +327,20 @@ fn fail(v: &Value, what: &str) -> TestCaseError {
     TestCaseError::fail(format!("expected {what}: {v}"))
 }
 
-fn server_config(tight: bool) -> throng_chat::Config {
+/// A fresh data directory per sequence: durable history (the default), where a room's
+/// `seq` is never reused, so every `(room, seq)` names one message for the whole run.
+/// (With `--memory` a room that empties starts again at 1.)
+fn data_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("throng-fuzz-dispatch-{}-{n}", std::process::id()))
+}
+
+fn server_config(tight: bool, dir: &std::path::Path) -> throng_chat::Config {
     let mut cfg = unlimited(config());
+    cfg.memory = false;
+    cfg.data_dir = dir.to_path_buf();
+    cfg.sync = throng_chat::room::SyncMode::Normal;
     if tight {
         // Small budgets and caps, but not for the markers `sync` sends (ping, bytes).
         cfg.budgets.extend(
@@ -360,7 +372,8 @@ fn server_config(tight: bool) -> throng_chat::Config {
 
 async fn run(ops: Vec<(usize, Op)>, tight: bool) -> Result<(), TestCaseError> {
     let (panics_before, _) = server_panics();
-    let server = start(server_config(tight)).await;
+    let dir = data_dir();
+    let server = start(server_config(tight, &dir)).await;
     let mut conns = Vec::new();
     for _ in 0..CONNS {
         conns.push(Conn::open(&server).await);
@@ -388,6 +401,16 @@ async fn run(ops: Vec<(usize, Op)>, tight: bool) -> Result<(), TestCaseError> {
             } => json!({"type": "history", "room": room, "before": before, "limit": limit}),
             Op::Ping => json!({"type": "ping"}),
             Op::Request(text) | Op::Garbage(text) => {
+                // A generated request can be a valid post with an id: its ack is this
+                // client's too (the same id twice is one post: the first text stands).
+                if let Ok(throng_chat::protocol::ClientMsg::Post {
+                    text: t,
+                    id: Some(id),
+                    ..
+                }) = throng_chat::protocol::parse(&text)
+                {
+                    c.posts.entry(id).or_insert(t);
+                }
                 c.send(Message::Text(text.into())).await;
                 continue;
             }
@@ -449,6 +472,7 @@ async fn run(ops: Vec<(usize, Op)>, tight: bool) -> Result<(), TestCaseError> {
         .await
         .expect("the server shuts down in time")
         .expect("a clean shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -50,7 +50,7 @@ async fn over_the_connection_limits_the_upgrade_gets_503() {
         .app
         .metrics
         .render()
-        .contains("throng_chat_connections_refused_total 1"));
+        .contains(r#"throng_chat_connections_refused_total{reason="too_many_connections"} 1"#));
     server.shutdown().await.unwrap();
 }
 
@@ -234,6 +234,6 @@ async fn a_browser_page_from_another_origin_gets_403() {
         .app
         .metrics
         .render()
-        .contains("throng_chat_connections_refused_total 3"));
+        .contains(r#"throng_chat_connections_refused_total{reason="origin"} 3"#));
     server.shutdown().await.unwrap();
 }

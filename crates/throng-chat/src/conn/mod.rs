@@ -102,6 +102,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         out.clone(),
         app.cfg.shutdown_grace,
         app.cfg.ping_interval,
+        app.metrics.clone(),
     ));
     let mut session = Session {
         id,
@@ -206,6 +207,8 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         }
         app.names.release(&name, id).await;
     }
+    app.metrics
+        .closed(out.close_reason().map_or(CLOSE_NORMAL.code, |r| r.code));
     app.budgets.forget(&session.client);
     app.hub.detach(id.conn);
     if !out.is_closing() {
@@ -279,7 +282,7 @@ fn transport_error(app: &App, out: &Outbox, e: axum::Error) {
 }
 
 fn reject(app: &App, out: &Outbox, why: &str) {
-    app.metrics.errors.inc();
+    app.metrics.error(ErrorCode::TooLarge.as_str());
     out.push(error_frame(ErrorCode::TooLarge, why, None));
     out.close(CLOSE_TOO_LARGE);
 }

@@ -1,13 +1,15 @@
 //! A connection's writer: drains the bounded outbound queue in batches.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use tokio::sync::mpsc;
 
-use crate::outbox::Outbox;
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Outgoing};
 use crate::protocol::{ServerMsg, CLOSE_NORMAL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE};
 
 /// Frames the writer sends per flush.
@@ -24,10 +26,11 @@ const WRITE_BATCH: usize = 64;
 /// batch until it has been written.
 pub async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
+    mut rx: mpsc::Receiver<Outgoing>,
     out: Outbox,
     grace: Duration,
     ping_every: Duration,
+    metrics: Arc<Metrics>,
 ) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -48,10 +51,11 @@ pub async fn write_loop(
                 if n == 0 {
                     break;
                 }
-                let bytes: usize = buf.iter().map(|f| f.as_str().len()).sum();
+                let bytes: usize = buf.iter().map(|f| f.frame.len()).sum();
+                let oldest = buf.first().map(|f| f.queued);
                 let write = async {
-                    for frame in buf.drain(..) {
-                        sink.feed(Message::Text(frame)).await?;
+                    for out in buf.drain(..) {
+                        sink.feed(Message::Text(out.frame)).await?;
                     }
                     sink.flush().await
                 };
@@ -66,6 +70,9 @@ pub async fn write_loop(
                 out.written(bytes);
                 if written.is_err() {
                     return;
+                }
+                if let Some(t) = oldest {
+                    metrics.outbound_wait.observe(t.elapsed().as_secs_f64());
                 }
             }
             _ = out.closed() => break,
@@ -89,7 +96,7 @@ pub async fn write_loop(
     let finish = async {
         if reason.code != CLOSE_SLOW_CODE && !abandoned {
             // Flush what is queued (the error or the last messages), then say bye.
-            while let Ok(frame) = rx.try_recv() {
+            while let Ok(Outgoing { frame, .. }) = rx.try_recv() {
                 let len = frame.len();
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return;

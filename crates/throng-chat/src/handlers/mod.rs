@@ -40,7 +40,7 @@ pub async fn bounded<T>(f: impl Future<Output = Result<T, SeqError>>) -> Result<
 
 /// Queues an `error` frame and counts it.
 pub fn reply_error(app: &App, out: &Outbox, code: ErrorCode, message: &str, id: Option<&str>) {
-    app.metrics.errors.inc();
+    app.metrics.error(code.as_str());
     out.push(error_frame(code, message, id));
 }
 
@@ -56,7 +56,7 @@ fn reply_seq_error(app: &App, out: &Outbox, e: &SeqError, id: Option<&str>) {
             id,
         ),
         SeqError::Unavailable { retry_after, .. } => {
-            app.metrics.errors.inc();
+            app.metrics.error(ErrorCode::Unavailable.as_str());
             app.metrics.unavailable.inc();
             out.push(retry_frame(
                 ErrorCode::Unavailable,
@@ -66,7 +66,7 @@ fn reply_seq_error(app: &App, out: &Outbox, e: &SeqError, id: Option<&str>) {
             ));
         }
         SeqError::Closed => {
-            app.metrics.errors.inc();
+            app.metrics.error(ErrorCode::Unavailable.as_str());
             app.metrics.unavailable.inc();
             out.push(retry_frame(
                 ErrorCode::Unavailable,
@@ -81,7 +81,7 @@ fn reply_seq_error(app: &App, out: &Outbox, e: &SeqError, id: Option<&str>) {
 /// Answers a request over its budget: `rate_limited` with `retry_after_ms`; the request
 /// was not executed.
 pub fn reply_over_budget(app: &App, out: &Outbox, e: OverBudget, id: Option<&str>) {
-    app.metrics.errors.inc();
+    app.metrics.error(ErrorCode::RateLimited.as_str());
     if e.kind == Kind::Post {
         app.metrics.rate_limited.inc();
     }

@@ -24,6 +24,7 @@ pub async fn handle(
     text: String,
     id: Option<String>,
 ) {
+    let started = std::time::Instant::now();
     let room: Arc<str> = Arc::from(room);
     if !s.rooms.contains(&room) {
         reply_error(
@@ -55,6 +56,9 @@ pub async fn handle(
     match bounded(app.sequencer.post(req)).await {
         Ok(receipt) => {
             if let Some(id) = &id {
+                app.metrics
+                    .post_ack
+                    .observe(started.elapsed().as_secs_f64());
                 out.push(
                     ServerMsg::Ack {
                         id,

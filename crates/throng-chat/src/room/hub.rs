@@ -118,8 +118,9 @@ impl Deliver for Hub {
                     return;
                 };
                 let frame = protocol::message_frame(m);
+                let now = std::time::Instant::now();
                 for out in room.local.values() {
-                    out.push(frame.clone());
+                    out.push_at(frame.clone(), now);
                 }
             }
             Event::Join {

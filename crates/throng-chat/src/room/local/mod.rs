@@ -434,6 +434,7 @@ impl<S: Storage> Worker<S> {
                 m.commits.inc();
                 m.rows_written.inc_by(rows.len() as u64);
                 m.commit_seconds.observe(started.elapsed().as_secs_f64());
+                m.commit_rows.observe(rows.len() as f64);
                 if !self.healthy {
                     tracing::info!("history storage works again");
                     self.healthy = true;
