@@ -330,6 +330,10 @@
       : fresh || state.active === null;
     if (restored && r.name === state.restoreActive) state.restoreActive = null;
     if (show) showRoom(r.name);
+    // Joined from the form or the directory: ready to write.
+    if (fresh && !restored && state.active === r.name && !el.postForm.contains(document.activeElement)) {
+      el.text.focus();
+    }
     renderRooms();
     if (state.active === r.name) renderMembers();
     saveRooms();

@@ -109,9 +109,10 @@ impl Driver {
     }
 }
 
-/// A headless Chromium session.
-async fn browser(driver: &Driver, chromium: &Path) -> Client {
-    let caps = json!({
+/// A headless Chromium session; with `phone`, Chromium's mobile emulation at that
+/// viewport (CSS pixels, pixel ratio 1).
+async fn browser(driver: &Driver, chromium: &Path, phone: Option<(u32, u32)>) -> Client {
+    let mut caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": chromium,
@@ -124,6 +125,11 @@ async fn browser(driver: &Driver, chromium: &Path) -> Client {
             ],
         },
     });
+    if let Some((width, height)) = phone {
+        caps["goog:chromeOptions"]["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true},
+        });
+    }
     let Value::Object(caps) = caps else {
         unreachable!()
     };
@@ -259,13 +265,22 @@ where
     F: FnOnce(Vec<Client>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    with_sessions(n, None, scenario).await;
+}
+
+/// [`with_browsers`], each session emulating a phone with this viewport when `phone`.
+async fn with_sessions<F, Fut>(n: usize, phone: Option<(u32, u32)>, scenario: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let Some((chromium, chromedriver)) = browser_programs() else {
         return;
     };
     let driver = Driver::start(&chromedriver).await;
     let mut pages = Vec::new();
     for _ in 0..n {
-        pages.push(browser(&driver, &chromium).await);
+        pages.push(browser(&driver, &chromium, phone).await);
     }
     let outcome = tokio::spawn(scenario(pages.clone())).await;
     for page in pages {
@@ -523,7 +538,20 @@ where
     F: FnOnce(Client, Server, support::Client) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    with_browsers(1, move |pages| async move {
+    with_carol_on(None, cfg, rooms, scenario).await;
+}
+
+/// [`with_carol`], the session emulating a phone with this viewport when `phone`.
+async fn with_carol_on<F, Fut>(
+    phone: Option<(u32, u32)>,
+    cfg: throng_chat::Config,
+    rooms: &'static [&'static str],
+    scenario: F,
+) where
+    F: FnOnce(Client, Server, support::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    with_sessions(1, phone, move |pages| async move {
         let page = pages.into_iter().next().unwrap();
         let server = start(cfg).await;
         let mut carol = support::Client::login(&server, "carol").await;
@@ -900,47 +928,56 @@ const PHONE: &str = "const f = document.getElementById('post-form').getBoundingC
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_the_message_box_stays_at_the_bottom_under_the_log() {
-    with_carol(config(), &["lobby"], |page, server, mut carol| async move {
-        page.set_window_size(390, 844).await.unwrap();
-        login_and_join(&page, server.addr, "jo", "lobby").await;
-        let mut texts: Vec<String> = (1..=30).map(|i| format!("message {i}")).collect();
-        texts.push(format!("a long word: {}", "x".repeat(200)));
-        texts.push(format!(
-            "a long link: https://example.com/{}",
-            "y".repeat(200)
-        ));
-        for text in &texts {
-            post(&mut carol, "lobby", text).await;
-        }
-        let want: Vec<&str> = texts.iter().map(String::as_str).collect();
-        messages_are(&page, &want).await;
-        // A draft on three lines.
-        let newline = format!("{}{}{}", Key::Shift, Key::Enter, Key::Null);
-        let field = page.find(Locator::Id("text")).await.unwrap();
-        field
-            .send_keys(&format!("a draft{newline}on{newline}three lines"))
-            .await
-            .unwrap();
-        wait_until(&page, "the draft", COMPOSER, |v| {
-            v[0] == "a draft\non\nthree lines"
-        })
-        .await;
+    let phone = Some((390, 844));
+    with_carol_on(
+        phone,
+        config(),
+        &["lobby"],
+        |page, server, mut carol| async move {
+            login_and_join(&page, server.addr, "jo", "lobby").await;
+            let mut texts: Vec<String> = (1..=30).map(|i| format!("message {i}")).collect();
+            texts.push(format!("a long word: {}", "x".repeat(200)));
+            texts.push(format!(
+                "a long link: https://example.com/{}",
+                "y".repeat(200)
+            ));
+            for text in &texts {
+                post(&mut carol, "lobby", text).await;
+            }
+            let want: Vec<&str> = texts.iter().map(String::as_str).collect();
+            messages_are(&page, &want).await;
+            // A draft on three lines.
+            let newline = format!("{}{}{}", Key::Shift, Key::Enter, Key::Null);
+            let field = page.find(Locator::Id("text")).await.unwrap();
+            field
+                .send_keys(&format!("a draft{newline}on{newline}three lines"))
+                .await
+                .unwrap();
+            wait_until(&page, "the draft", COMPOSER, |v| {
+                v[0] == "a draft\non\nthree lines"
+            })
+            .await;
 
-        let v = wait_until(&page, "the log scrolled to its end", PHONE, |v| {
-            v["last_shown"] == true
-        })
-        .await;
-        let n = |k: &str| v[k].as_f64().unwrap();
-        assert!(n("w") <= 400.0, "not a phone's width: {v}");
-        assert!(n("doc_w") <= n("w"), "the page scrolls sideways: {v}");
-        assert!(n("doc_h") <= n("h"), "the page itself scrolls: {v}");
-        assert!(v["log_scrolls"] == true, "the log does not scroll: {v}");
-        assert!(
-            n("form_bottom") <= n("h") && n("form_top") > n("h") * 0.6,
-            "the message box is not at the bottom of the screen: {v}"
-        );
-        screenshot(&page, "phone.png").await;
-        server.shutdown().await.unwrap();
-    })
+            let v = wait_until(&page, "the log scrolled to its end", PHONE, |v| {
+                v["last_shown"] == true
+            })
+            .await;
+            let n = |k: &str| v[k].as_f64().unwrap();
+            assert_eq!(
+                (n("w"), n("h")),
+                (390.0, 844.0),
+                "not a phone's viewport: {v}"
+            );
+            assert!(n("doc_w") <= n("w"), "the page scrolls sideways: {v}");
+            assert!(n("doc_h") <= n("h"), "the page itself scrolls: {v}");
+            assert!(v["log_scrolls"] == true, "the log does not scroll: {v}");
+            assert!(
+                n("form_bottom") <= n("h") && n("form_top") > n("h") * 0.6,
+                "the message box is not at the bottom of the screen: {v}"
+            );
+            screenshot(&page, "phone.png").await;
+            server.shutdown().await.unwrap();
+        },
+    )
     .await;
 }
