@@ -477,7 +477,8 @@
       if (m.seq <= r.reconnectFrom && !sameMessage(seen, m)) resetEpoch(r);
       else return; // a duplicate (history overlapping what we have): drop
     }
-    const unseen = m.seq > r.lastSeq;
+    // Above what this connection's join started from: not one we had before.
+    const unseen = m.seq > r.reconnectFrom;
     r.bySeq.set(m.seq, { ts: m.ts, from: m.from, text: m.text });
     if (m.seq > r.lastSeq) r.lastSeq = m.seq;
     const li = document.createElement("li");
