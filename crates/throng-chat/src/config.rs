@@ -226,6 +226,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub address_budget_factor: u32,
 
+    /// Serve a public room directory at `GET /rooms` on `--listen`: each room with members
+    /// and how many (the web client then lists them). Off by default: room names can be
+    /// private, and the admin listener's `/api/rooms` is the operators' view.
+    #[arg(long, env = "THRONG_CHAT_ROOM_DIRECTORY")]
+    pub room_directory: bool,
+
     /// Where the admin surface listens (metrics, JSON APIs, operators' actions): never
     /// on `--listen`. Keep it on loopback, or set `--admin-token-file`.
     #[arg(

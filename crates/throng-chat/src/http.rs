@@ -1,4 +1,5 @@
-//! Public HTTP routes: the web client, the WebSocket endpoint, health and readiness.
+//! Public HTTP routes: the web client, the WebSocket endpoint, health and readiness, and
+//! the room directory when `--room-directory` is on.
 //! Metrics and the JSON APIs are on the admin listener ([`crate::admin`]).
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/rooms", get(room_directory))
         .with_state(app)
 }
 
@@ -110,5 +112,28 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.not_ready() {
         Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
         None => "ready".into_response(),
+    }
+}
+
+/// `GET /rooms`: `{"rooms":[{"room":"lobby","members":2}]}`, sorted by name, for rooms
+/// with members; 404 unless `--room-directory`.
+async fn room_directory(State(app): State<Arc<App>>) -> Response {
+    if !app.cfg.room_directory {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match app.sequencer.rooms().await {
+        Ok(mut rooms) => {
+            rooms.sort_by(|a, b| a.room.cmp(&b.room));
+            let rooms: Vec<serde_json::Value> = rooms
+                .into_iter()
+                .map(|r| serde_json::json!({"room": r.room, "members": r.members}))
+                .collect();
+            (
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::Json(serde_json::json!({ "rooms": rooms })),
+            )
+                .into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

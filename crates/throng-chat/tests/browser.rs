@@ -6,7 +6,13 @@
 //! in order, with no gap (the new server's `joined.history` holds only two, so the pages
 //! fetch the rest with `history`). A screenshot is saved to `target/browser-chat.png`.
 //! A second test pages back through history with "Load older", switches rooms and
-//! leaves one.
+//! leaves one. The others each cover one behaviour of the page: links (and hostile text
+//! that must stay text), multi-line messages, date separators, unread counts, rooms kept
+//! across a reload, the room directory, and the layout on a phone.
+//!
+//! Screenshots of those go to `target/screenshots/`; with `THRONG_UPDATE_SCREENSHOTS=1`
+//! also to `tests/screenshots/` (committed, shown in the README), so an ordinary run
+//! leaves the source tree alone.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them). Without them the test prints
@@ -103,9 +109,10 @@ impl Driver {
     }
 }
 
-/// A headless Chromium session.
-async fn browser(driver: &Driver, chromium: &Path) -> Client {
-    let caps = json!({
+/// A headless Chromium session; with `phone`, Chromium's mobile emulation at that
+/// viewport (CSS pixels, pixel ratio 1).
+async fn browser(driver: &Driver, chromium: &Path, phone: Option<(u32, u32)>) -> Client {
+    let mut caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": chromium,
@@ -118,6 +125,11 @@ async fn browser(driver: &Driver, chromium: &Path) -> Client {
             ],
         },
     });
+    if let Some((width, height)) = phone {
+        caps["goog:chromeOptions"]["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true},
+        });
+    }
     let Value::Object(caps) = caps else {
         unreachable!()
     };
@@ -198,10 +210,14 @@ async fn type_enter(page: &Client, id: &str, text: &str) {
         .unwrap();
 }
 
-async fn login_and_join(page: &Client, server: SocketAddr, name: &str, room: &str) {
+async fn login(page: &Client, server: SocketAddr, name: &str) {
     page.goto(&format!("http://{server}/")).await.unwrap();
     type_enter(page, "name", name).await;
     status_is(page, "connected").await;
+}
+
+async fn login_and_join(page: &Client, server: SocketAddr, name: &str, room: &str) {
+    login(page, server, name).await;
     type_enter(page, "room", room).await;
     let title = format!("#{room}");
     wait_until(
@@ -249,13 +265,22 @@ where
     F: FnOnce(Vec<Client>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    with_sessions(n, None, scenario).await;
+}
+
+/// [`with_browsers`], each session emulating a phone with this viewport when `phone`.
+async fn with_sessions<F, Fut>(n: usize, phone: Option<(u32, u32)>, scenario: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let Some((chromium, chromedriver)) = browser_programs() else {
         return;
     };
     let driver = Driver::start(&chromedriver).await;
     let mut pages = Vec::new();
     for _ in 0..n {
-        pages.push(browser(&driver, &chromium).await);
+        pages.push(browser(&driver, &chromium, phone).await);
     }
     let outcome = tokio::spawn(scenario(pages.clone())).await;
     for page in pages {
@@ -478,4 +503,481 @@ async fn history_rooms_scenario(page: Client) {
 
     drop(carol);
     server.shutdown().await.unwrap();
+}
+
+/// Saves a screenshot as `target/screenshots/<name>`, and as `tests/screenshots/<name>`
+/// under `THRONG_UPDATE_SCREENSHOTS=1`.
+async fn screenshot(page: &Client, name: &str) {
+    let png = page.screenshot().await.expect("screenshot");
+    let mut dirs = vec![target_dir().join("screenshots")];
+    if std::env::var("THRONG_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots"));
+    }
+    for dir in dirs {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), &png).expect("screenshot saved");
+    }
+}
+
+/// Posts `text` as `c` in `room` and waits for it to come back.
+async fn post(c: &mut support::Client, room: &str, text: &str) {
+    c.send(json!({"type": "post", "room": room, "text": text}))
+        .await;
+    loop {
+        let m = c.recv_type("message").await;
+        if m["room"] == room && m["text"] == text {
+            return;
+        }
+    }
+}
+
+/// One browser session against a fresh in-memory server where carol, a protocol client,
+/// is in `rooms`.
+async fn with_carol<F, Fut>(cfg: throng_chat::Config, rooms: &'static [&'static str], scenario: F)
+where
+    F: FnOnce(Client, Server, support::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    with_carol_on(None, cfg, rooms, scenario).await;
+}
+
+/// [`with_carol`], the session emulating a phone with this viewport when `phone`.
+async fn with_carol_on<F, Fut>(
+    phone: Option<(u32, u32)>,
+    cfg: throng_chat::Config,
+    rooms: &'static [&'static str],
+    scenario: F,
+) where
+    F: FnOnce(Client, Server, support::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    with_sessions(1, phone, move |pages| async move {
+        let page = pages.into_iter().next().unwrap();
+        let server = start(cfg).await;
+        let mut carol = support::Client::login(&server, "carol").await;
+        for room in rooms {
+            carol.join(room).await;
+        }
+        scenario(page, server, carol).await;
+    })
+    .await;
+}
+
+const LINKS: &str = "const log = document.getElementById('log'); return {\
+    injected: log.querySelectorAll('img, script, b, iframe, svg').length,\
+    pwned: window.pwned === undefined ? null : window.pwned,\
+    links: Array.from(log.querySelectorAll('a')).map(a => \
+        [a.getAttribute('href'), a.textContent, a.rel, a.target]),\
+    texts: Array.from(log.querySelectorAll('li.msg .text')).map(t => t.textContent) };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_addresses_become_safe_links_and_markup_stays_text() {
+    with_carol(config(), &["lobby"], |page, server, mut carol| async move {
+        login_and_join(&page, server.addr, "dave", "lobby").await;
+        // This server offers no room directory: the page does not show one.
+        let directory = "const d = document.getElementById('directory-box'); \
+                         return [d.dataset.state || '', d.hidden];";
+        wait_until(&page, "no directory", directory, |v| {
+            v == &json!(["off", true])
+        })
+        .await;
+
+        let hostile = "<img src=x onerror=\"window.pwned=1;alert(1)\"> \
+                       <script>window.pwned=2</script><b>bold?</b> javascript:alert(1) \
+                       data:text/html,<svg onload=alert(1)> [x](javascript:alert(1)) \
+                       JavaScript:alert(1)//https://evil.example/";
+        let linked = "docs: https://example.com/a?b=1&c=2, and (http://example.org/wiki/X_(y)).";
+        post(&mut carol, "lobby", hostile).await;
+        post(&mut carol, "lobby", linked).await;
+        post(&mut carol, "lobby", "after").await;
+        messages_are(&page, &[hostile, linked, "after"]).await;
+
+        let v = page.execute(LINKS, vec![]).await.unwrap();
+        assert_eq!(
+            v["injected"], 0,
+            "markup from a message became elements: {v}"
+        );
+        assert_eq!(v["pwned"], Value::Null, "a message ran script: {v}");
+        let rel = "noopener noreferrer nofollow";
+        assert_eq!(
+            v["links"],
+            json!([
+                [
+                    "https://evil.example/",
+                    "https://evil.example/",
+                    rel,
+                    "_blank"
+                ],
+                [
+                    "https://example.com/a?b=1&c=2",
+                    "https://example.com/a?b=1&c=2",
+                    rel,
+                    "_blank"
+                ],
+                [
+                    "http://example.org/wiki/X_(y)",
+                    "http://example.org/wiki/X_(y)",
+                    rel,
+                    "_blank"
+                ],
+            ]),
+            "only http(s) addresses are links, without trailing punctuation"
+        );
+        // The text reads exactly as sent.
+        assert_eq!(v["texts"], json!([hostile, linked, "after"]));
+        assert!(
+            page.get_alert_text().await.is_err(),
+            "an alert is open: a message ran script"
+        );
+        screenshot(&page, "links.png").await;
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+const COMPOSER: &str = "const t = document.getElementById('text'); \
+                        return [t.value, t.getBoundingClientRect().height];";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_enter_starts_a_new_line_and_enter_sends_the_message() {
+    with_carol(config(), &["lobby"], |page, server, _carol| async move {
+        login_and_join(&page, server.addr, "erin", "lobby").await;
+        let one_line = page.execute(COMPOSER, vec![]).await.unwrap()[1]
+            .as_f64()
+            .unwrap();
+        let field = page.find(Locator::Id("text")).await.unwrap();
+        // Shift stays down until Null releases it (WebDriver's modifier keys).
+        let newline = format!("{}{}{}", Key::Shift, Key::Enter, Key::Null);
+        let typed = format!("first line{newline}second line{newline}  third, indented");
+        field.send_keys(&typed).await.unwrap();
+        let want = "first line\nsecond line\n  third, indented";
+        let v = wait_until(&page, "three lines typed", COMPOSER, |v| v[0] == want).await;
+        assert!(
+            v[1].as_f64().unwrap() > one_line * 1.8,
+            "the message box grows with its lines: {v} vs {one_line}"
+        );
+        field.send_keys(&Key::Enter.to_string()).await.unwrap();
+        messages_are(&page, &[want]).await;
+        let v = wait_until(&page, "an empty message box", COMPOSER, |v| v[0] == "").await;
+        let height = v[1].as_f64().unwrap();
+        assert!(
+            (height - one_line).abs() < 2.0,
+            "the box shrinks back: {v} vs {one_line}"
+        );
+
+        // Shown on three lines (rectangles at three heights), spaces kept.
+        let shown = "const t = document.querySelector('#log li.msg .text'); \
+                     return [getComputedStyle(t).whiteSpace, new Set(Array.from(t.getClientRects()).map(r => Math.round(r.top))).size];";
+        let v = page.execute(shown, vec![]).await.unwrap();
+        assert_eq!(v, json!(["pre-wrap", 3]));
+
+        // A draft on two lines, for the screenshot.
+        field
+            .send_keys(&format!("a draft{newline}on two lines"))
+            .await
+            .unwrap();
+        wait_until(&page, "the draft", COMPOSER, |v| {
+            v[0] == "a draft\non two lines"
+        })
+        .await;
+        screenshot(&page, "multiline.png").await;
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+/// The log's items: `day:<YYYY-MM-DD>` for a date separator, the text for a message.
+const LOG_ITEMS: &str = "return Array.from(document.querySelectorAll('#log li.day, #log li.msg'))\
+     .map(li => li.classList.contains('day') ? 'day:' + li.dataset.day \
+          : li.querySelector('.text').textContent);";
+const MESSAGE_DAYS: &str = "return Array.from(document.querySelectorAll('#log li.msg time'))\
+     .map(t => { const d = new Date(t.dateTime); \
+          return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') \
+                 + '-' + String(d.getDate()).padStart(2, '0'); });";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_from_different_days_are_separated_by_their_date() {
+    with_browsers(1, |pages| days_scenario(pages.into_iter().next().unwrap())).await;
+}
+
+async fn days_scenario(page: Client) {
+    // Messages posted now, then moved back in time in the database while the server is
+    // stopped: four days ago, two days ago, today.
+    let data_dir = std::env::temp_dir().join(format!("throng-chat-days-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let durable = || {
+        let mut cfg = config();
+        cfg.memory = false;
+        cfg.data_dir = data_dir.clone();
+        cfg
+    };
+    let server = start(durable()).await;
+    let mut carol = support::Client::login(&server, "carol").await;
+    carol.join("lobby").await;
+    for text in ["four days ago", "two days ago", "today"] {
+        post(&mut carol, "lobby", text).await;
+    }
+    drop(carol);
+    server.shutdown().await.unwrap();
+    {
+        let db = rusqlite::Connection::open(data_dir.join("history.sqlite3")).unwrap();
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        for (seq, days) in [(1, 4), (2, 2)] {
+            let n = db
+                .execute(
+                    "UPDATE messages SET ts = ts - ?1 WHERE room = 'lobby' AND seq = ?2",
+                    (days * DAY_MS, seq),
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+    let server = start(durable()).await;
+    login_and_join(&page, server.addr, "fay", "lobby").await;
+    messages_are(&page, &["four days ago", "two days ago", "today"]).await;
+    let days: Vec<String> =
+        serde_json::from_value(page.execute(MESSAGE_DAYS, vec![]).await.unwrap()).unwrap();
+    let want = json!([
+        format!("day:{}", days[0]),
+        "four days ago",
+        format!("day:{}", days[1]),
+        "two days ago",
+        format!("day:{}", days[2]),
+        "today",
+    ]);
+    let v = page.execute(LOG_ITEMS, vec![]).await.unwrap();
+    assert_eq!(v, want, "one separator before each day's first message");
+    // A separator reads as a date.
+    let label = "return document.querySelector('#log li.day').textContent;";
+    let label = page.execute(label, vec![]).await.unwrap();
+    assert!(label.as_str().unwrap().len() > 8, "{label}");
+
+    // A live message of the same day adds no separator.
+    let mut carol = support::Client::login(&server, "carol").await;
+    carol.join("lobby").await;
+    post(&mut carol, "lobby", "still today").await;
+    messages_are(
+        &page,
+        &["four days ago", "two days ago", "today", "still today"],
+    )
+    .await;
+    let v = page.execute(LOG_ITEMS, vec![]).await.unwrap();
+    let mut want = want.as_array().unwrap().clone();
+    want.push(json!("still today"));
+    assert_eq!(v, json!(want));
+    screenshot(&page, "days.png").await;
+
+    drop(carol);
+    server.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+const UNREAD: &str =
+    "return [document.title, Array.from(document.querySelectorAll('#rooms button'))\
+     .map(b => [b.dataset.room, (b.querySelector('.unread') || {}).textContent || ''])];";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_show_in_the_title_and_the_room_list_until_seen() {
+    with_carol(config(), &["lobby", "dev"], |page, server, mut carol| async move {
+        login_and_join(&page, server.addr, "gus", "lobby").await;
+        type_enter(&page, "room", "dev").await;
+        shows_room(&page, "dev").await;
+
+        // Messages in a room not shown.
+        post(&mut carol, "lobby", "one").await;
+        post(&mut carol, "lobby", "two").await;
+        let v = wait_until(&page, "2 unread in lobby", UNREAD, |v| {
+            v[0] == "(2) throng-chat"
+        })
+        .await;
+        assert_eq!(v[1], json!([["lobby", "2"], ["dev", ""]]));
+        screenshot(&page, "unread.png").await;
+        click(&page, "button.room-btn[data-room='lobby']").await;
+        wait_until(&page, "all read", UNREAD, |v| {
+            v == &json!(["throng-chat", [["lobby", ""], ["dev", ""]]])
+        })
+        .await;
+
+        // Messages in the room shown while the tab is hidden. (Headless Chromium keeps
+        // its one tab visible, so the page is told it is hidden, as a browser would.)
+        let visibility = |hidden: bool| {
+            format!(
+                "Object.defineProperty(document, 'hidden', {{configurable: true, get: () => {hidden}}}); \
+                 document.dispatchEvent(new Event('visibilitychange'));"
+            )
+        };
+        page.execute(&visibility(true), vec![]).await.unwrap();
+        // Our own messages are never unread.
+        type_enter(&page, "text", "mine").await;
+        messages_are(&page, &["one", "two", "mine"]).await;
+        post(&mut carol, "lobby", "three").await;
+        post(&mut carol, "dev", "four").await;
+        wait_until(&page, "2 unread while hidden", UNREAD, |v| {
+            v == &json!(["(2) throng-chat", [["lobby", "1"], ["dev", "1"]]])
+        })
+        .await;
+        // Shown again: the room on screen is read, the other not yet.
+        page.execute(&visibility(false), vec![]).await.unwrap();
+        wait_until(&page, "lobby read", UNREAD, |v| {
+            v == &json!(["(1) throng-chat", [["lobby", ""], ["dev", "1"]]])
+        })
+        .await;
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_reconnects_and_rejoins_the_same_rooms() {
+    with_carol(
+        config(),
+        &["lobby", "dev"],
+        |page, server, mut carol| async move {
+            login_and_join(&page, server.addr, "hal", "dev").await;
+            type_enter(&page, "room", "lobby").await;
+            shows_room(&page, "lobby").await;
+            assert_eq!(
+                presence(&mut carol, "lobby").await,
+                ("hal".into(), "join".into())
+            );
+            post(&mut carol, "lobby", "before the reload").await;
+            messages_are(&page, &["before the reload"]).await;
+
+            page.refresh().await.unwrap();
+            // No name typed: the page connects, says hello as hal and joins both rooms again,
+            // showing the room that was shown, with its history.
+            status_is(&page, "connected").await;
+            wait_until(&page, "both rooms", ROOM_LIST, |v| {
+                v == &json!(["dev", "lobby"])
+            })
+            .await;
+            shows_room(&page, "lobby").await;
+            messages_are(&page, &["before the reload"]).await;
+            members_include(&page, &["carol", "hal"]).await;
+            assert_eq!(
+                presence(&mut carol, "lobby").await,
+                ("hal".into(), "leave".into())
+            );
+            assert_eq!(
+                presence(&mut carol, "lobby").await,
+                ("hal".into(), "join".into())
+            );
+            type_enter(&page, "text", "after the reload").await;
+            messages_are(&page, &["before the reload", "after the reload"]).await;
+
+            // "Change name" forgets the rooms: the next load shows the login form.
+            click(&page, "#sign-out").await;
+            page.refresh().await.unwrap();
+            let login = "return [document.getElementById('login').hidden, \
+                     document.getElementById('name').value];";
+            let v = page.execute(login, vec![]).await.unwrap();
+            assert_eq!(v, json!([false, "hal"]));
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
+}
+
+const DIRECTORY: &str = "const d = document.getElementById('directory-box'); \
+     return [d.hidden, Array.from(d.querySelectorAll('button.room-btn'))\
+     .map(b => [b.dataset.room, Number(b.querySelector('.members-n').textContent)])];";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_directory_lists_rooms_and_joins_one_on_click() {
+    let mut cfg = config();
+    cfg.room_directory = true;
+    with_carol(
+        cfg,
+        &["lounge", "dev"],
+        |page, server, mut carol| async move {
+            let mut bea = support::Client::login(&server, "bea").await;
+            bea.join("lounge").await;
+            login(&page, server.addr, "ida").await;
+            // The busiest first.
+            wait_until(&page, "the directory", DIRECTORY, |v| {
+                v == &json!([false, [["lounge", 2], ["dev", 1]]])
+            })
+            .await;
+            click(&page, "#directory button.room-btn[data-room='dev']").await;
+            shows_room(&page, "dev").await;
+            assert_eq!(
+                presence(&mut carol, "dev").await,
+                ("ida".into(), "join".into())
+            );
+            // The page asks again after its own join.
+            wait_until(&page, "dev with 2", DIRECTORY, |v| {
+                v == &json!([false, [["dev", 2], ["lounge", 2]]])
+            })
+            .await;
+            screenshot(&page, "directory.png").await;
+            drop(bea);
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
+}
+
+const PHONE: &str = "const f = document.getElementById('post-form').getBoundingClientRect(); \
+     const log = document.getElementById('log'); const l = log.getBoundingClientRect(); \
+     const last = log.lastElementChild.getBoundingClientRect(); \
+     const doc = document.documentElement; return { \
+     w: innerWidth, h: innerHeight, form_top: f.top, form_bottom: f.bottom, \
+     doc_w: doc.scrollWidth, doc_h: doc.scrollHeight, \
+     log_scrolls: log.scrollHeight > log.clientHeight, \
+     last_shown: last.bottom <= l.bottom + 1 && last.top >= l.top - 1 };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_message_box_stays_at_the_bottom_under_the_log() {
+    let phone = Some((390, 844));
+    with_carol_on(
+        phone,
+        config(),
+        &["lobby"],
+        |page, server, mut carol| async move {
+            login_and_join(&page, server.addr, "jo", "lobby").await;
+            let mut texts: Vec<String> = (1..=30).map(|i| format!("message {i}")).collect();
+            texts.push(format!("a long word: {}", "x".repeat(200)));
+            texts.push(format!(
+                "a long link: https://example.com/{}",
+                "y".repeat(200)
+            ));
+            for text in &texts {
+                post(&mut carol, "lobby", text).await;
+            }
+            let want: Vec<&str> = texts.iter().map(String::as_str).collect();
+            messages_are(&page, &want).await;
+            // A draft on three lines.
+            let newline = format!("{}{}{}", Key::Shift, Key::Enter, Key::Null);
+            let field = page.find(Locator::Id("text")).await.unwrap();
+            field
+                .send_keys(&format!("a draft{newline}on{newline}three lines"))
+                .await
+                .unwrap();
+            wait_until(&page, "the draft", COMPOSER, |v| {
+                v[0] == "a draft\non\nthree lines"
+            })
+            .await;
+
+            let v = wait_until(&page, "the log scrolled to its end", PHONE, |v| {
+                v["last_shown"] == true
+            })
+            .await;
+            let n = |k: &str| v[k].as_f64().unwrap();
+            assert_eq!(
+                (n("w"), n("h")),
+                (390.0, 844.0),
+                "not a phone's viewport: {v}"
+            );
+            assert!(n("doc_w") <= n("w"), "the page scrolls sideways: {v}");
+            assert!(n("doc_h") <= n("h"), "the page itself scrolls: {v}");
+            assert!(v["log_scrolls"] == true, "the log does not scroll: {v}");
+            assert!(
+                n("form_bottom") <= n("h") && n("form_top") > n("h") * 0.6,
+                "the message box is not at the bottom of the screen: {v}"
+            );
+            screenshot(&page, "phone.png").await;
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
 }

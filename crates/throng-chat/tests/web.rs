@@ -1,16 +1,22 @@
 //! The embedded web client: served at `/`, `/app.js`, `/style.css` with their content
-//! types, self-contained (no external URLs), talking to `/ws` on the same host. The
-//! browser-driven test is `tests/browser.rs`.
+//! types, self-contained (no external URLs), talking to `/ws` on the same host; and the
+//! room directory it shows, `GET /rooms`, only with `--room-directory`. The
+//! browser-driven tests are `tests/browser.rs`.
 
 mod support;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
+use clap::Parser;
 use support::config;
 use tower::ServiceExt;
 
 async fn get(path: &str) -> (StatusCode, String, String) {
-    let router = throng_chat::http::router(throng_chat::App::new(config()));
+    get_with(config(), path).await
+}
+
+async fn get_with(cfg: throng_chat::Config, path: &str) -> (StatusCode, String, String) {
+    let router = throng_chat::http::router(throng_chat::App::new(cfg));
     let resp = router
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
         .await
@@ -72,4 +78,29 @@ async fn every_form_field_has_a_label_and_state_changes_are_announced() {
     assert!(html.contains(r#"id="status" class="status" role="status" aria-live="polite""#));
     assert!(html.contains(r#"role="log""#));
     assert!(html.contains(r#"name="viewport""#));
+}
+
+#[tokio::test]
+async fn the_room_directory_is_off_unless_the_server_offers_it() {
+    let (status, _, _) = get("/rooms").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let mut cfg = config();
+    cfg.room_directory = true;
+    let (status, ctype, body) = get_with(cfg, "/rooms").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "application/json");
+    assert_eq!(body, r#"{"rooms":[]}"#);
+
+    let cfg = throng_chat::Config::parse_from(["throng-chat", "--room-directory"]);
+    assert!(cfg.room_directory);
+    assert!(!throng_chat::Config::parse_from(["throng-chat"]).room_directory);
+}
+
+#[tokio::test]
+async fn the_message_box_is_a_labelled_textarea_that_says_how_to_send() {
+    let html = throng_chat::web::INDEX_HTML;
+    assert!(html.contains(r#"<textarea id="text""#));
+    assert!(html.contains(r#"aria-describedby="text-help""#));
+    assert!(html.contains("Shift+Enter"));
 }
