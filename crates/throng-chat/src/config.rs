@@ -8,31 +8,27 @@ use clap::Parser;
 
 use crate::room::SyncMode;
 
-/// Parses `10s`, `500ms`, `2m` or a plain number of seconds; zero is refused.
+/// Parses a duration with units (`10s`, `500ms`, `2m`, `1h30m`, `30d`: humantime's
+/// syntax) or a plain number of seconds; zero is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{s}` (use ms, s, m or h)"
-            ))
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // A bare number is seconds.
+        let n: f64 = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m, 1h30m)"))?;
+        if !(n.is_finite() && n < 1e9) {
+            return Err(format!("`{s}` is out of range"));
         }
+        Duration::from_secs_f64(n)
+    } else {
+        humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration ({e}; try 10s, 500ms, 2m, 1h30m)"))?
     };
-    if !(secs > 0.0 && secs.is_finite() && secs < 1e9) {
+    if d.is_zero() {
         return Err(format!("`{s}` must be a positive duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(d)
 }
 
 /// Parses an `--allowed-origin`: `*`, or `scheme://host[:port]` with no path.
@@ -190,6 +186,30 @@ pub struct Config {
     #[arg(long, env = "THRONG_CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Delete messages older than this from durable history (e.g. `30d`); a room's
+    /// newest message always stays (its `seq` continues from it). Off by default.
+    #[arg(long, env = "THRONG_CHAT_HISTORY_RETENTION", value_parser = parse_duration)]
+    pub history_retention: Option<Duration>,
+
+    /// Keep at most this many messages per room in durable history (the newest). Off
+    /// by default.
+    #[arg(long, env = "THRONG_CHAT_HISTORY_MAX_ROWS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub history_max_rows: Option<u64>,
+
+    /// How often the retention above is applied.
+    #[arg(long, env = "THRONG_CHAT_RETENTION_EVERY", default_value = "1m", value_parser = parse_duration)]
+    pub retention_every: Duration,
+
+    /// Log the per-user counts as one summary line per interval (users, requests, the
+    /// busiest five) instead of a line per user (without `--dump-file`).
+    #[arg(long, env = "THRONG_CHAT_DUMP_SUMMARY")]
+    pub dump_summary: bool,
+
+    /// Log lines as text (coloured on a terminal only) or as JSON objects, one per line.
+    #[arg(long, env = "THRONG_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Longest a new TCP connection may take to send its request headers; then it is
     /// dropped (slowloris).
     #[arg(long, env = "THRONG_CHAT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -254,6 +274,13 @@ pub struct Config {
     /// Client addresses, trusted proxies and own host names (see [`crate::addr`]).
     #[command(flatten)]
     pub net: crate::addr::AddrArgs,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
@@ -347,7 +374,9 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(parse_duration("5 parsecs").is_err());
     }
 
     #[test]

@@ -80,6 +80,7 @@ async fn ws(
         &app.cfg.net.public_hosts,
     ) {
         app.metrics.refused("origin");
+        tracing::info!(peer = %peer.ip(), reason = "origin", "connection refused");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     // The client's address: the peer, or what a trusted proxy says it forwarded.
@@ -88,6 +89,7 @@ async fn ws(
         Ok(slot) => slot,
         Err(why) => {
             app.metrics.refused(why.label());
+            tracing::info!(peer = %client.ip, reason = why.label(), "connection refused");
             return (StatusCode::SERVICE_UNAVAILABLE, why.message()).into_response();
         }
     };
@@ -105,7 +107,7 @@ async fn ws(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot)))
+        .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot, client.ip)))
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

@@ -121,6 +121,7 @@ impl Server {
         let sink = ChatSink::new(
             app.cfg.dump_file.as_ref().map(JsonLinesFileSink::new),
             app.metrics.clone(),
+            app.cfg.dump_summary,
         );
         let dumper = Dumper::new(app.counters.clone(), app.cfg.dump_interval)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
@@ -141,6 +142,7 @@ impl Server {
         let admin_serve = axum::serve(admin_listener, admin_router)
             .with_graceful_shutdown(http_stop.clone().cancelled_owned());
         let admin = tokio::spawn(async move { admin_serve.await });
+        let retention = retention(&app)?;
         let a = app.clone();
         let task = tokio::spawn(async move {
             a.shutdown.cancelled().await;
@@ -150,6 +152,10 @@ impl Server {
             let _ = tokio::time::timeout(a.cfg.shutdown_grace * 2, a.tasks.wait()).await;
             http_stop.cancel();
             http.await.map_err(|e| e.to_string())?;
+            if let Some(mut r) = retention {
+                r.cancel();
+                let _ = r.join().await;
+            }
             let _ = tokio::time::timeout(a.cfg.shutdown_grace, admin).await;
             // Every connection is gone: no more posts. The sequencer finishes what it
             // accepted and stops.
@@ -181,4 +187,27 @@ impl Server {
         self.app.begin_shutdown();
         self.task.await.map_err(|e| e.to_string())?
     }
+}
+
+/// The history retention task (`--history-retention`, `--history-max-rows`), every
+/// `--retention-every`, if either is set and history is durable.
+fn retention(app: &Arc<App>) -> std::io::Result<Option<throng::periodic::PeriodicHandle>> {
+    let (older, keep) = (app.cfg.history_retention, app.cfg.history_max_rows);
+    if app.cfg.memory || (older.is_none() && keep.is_none()) {
+        return Ok(None);
+    }
+    let app = app.clone();
+    let handle = throng::periodic::Periodic::new(app.cfg.retention_every)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
+        .spawn(tokio_util::sync::CancellationToken::new(), move |_| {
+            let app = app.clone();
+            async move {
+                let before = older.map(|d| room::now_ms().saturating_sub(d.as_millis() as u64));
+                if let Err(e) = handlers::bounded(app.sequencer.prune(before, keep)).await {
+                    tracing::warn!(error = %e, "history retention could not run; will retry");
+                }
+            }
+        })
+        .map_err(std::io::Error::other)?;
+    Ok(Some(handle))
 }

@@ -1,17 +1,29 @@
 //! `throng-chat`: start the chat server. `--help` lists every flag.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
+use throng_chat::config::LogFormat;
 use throng_chat::{Config, Server};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let cfg = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match cfg.log_format {
+        // Colour only where a person reads it: a terminal, and not with NO_COLOR.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
     raise_fd_limit(cfg.max_connections);
     let server = match Server::start(cfg).await {
         Ok(s) => s,

@@ -69,6 +69,7 @@ pub async fn serve(listener: TcpListener, router: Router, app: Arc<App>, stop: C
                 // Over a cap: a 503 without reading the request, if the socket takes it
                 // at once, then close.
                 app.metrics.refused(why.label());
+                tracing::debug!(peer = %peer.ip(), reason = why.label(), "connection refused before its request");
                 let body = why.message();
                 let reply = format!(
                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -9,8 +9,11 @@
 pub mod writer;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+
+use tracing::Instrument;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::stream::StreamExt;
@@ -80,8 +83,16 @@ impl Session {
     }
 }
 
-/// Runs a connection until either side closes it or the server shuts down.
-pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
+/// Runs a connection until either side closes it or the server shuts down, inside a
+/// span `conn` with its id, the client's address and (after `hello`) its user, so every
+/// log line of the connection carries them.
+pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot, peer: IpAddr) {
+    let conn = app.next_conn_id();
+    let span = tracing::info_span!("conn", id = conn, peer = %peer, user = tracing::field::Empty);
+    run_in_span(app, socket, slot, conn).instrument(span).await;
+}
+
+async fn run_in_span(app: Arc<App>, socket: WebSocket, slot: Slot, conn: u64) {
     let (out, rx) = Outbox::new(
         app.cfg.outbound_queue as usize,
         app.cfg.outbound_bytes as usize,
@@ -89,9 +100,10 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
     );
     let id = ConnId {
         node: app.hub.node(),
-        conn: app.next_conn_id(),
+        conn,
     };
     app.hub.attach(id.conn, out.clone());
+    tracing::info!("connected");
     if app.shutdown.is_cancelled() {
         out.close(CLOSE_SHUTDOWN); // raced with the start of shutdown
     }
@@ -207,8 +219,13 @@ pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot) {
         }
         app.names.release(&name, id).await;
     }
-    app.metrics
-        .closed(out.close_reason().map_or(CLOSE_NORMAL.code, |r| r.code));
+    let reason = out.close_reason().unwrap_or(CLOSE_NORMAL);
+    app.metrics.closed(reason.code);
+    tracing::info!(
+        code = reason.code,
+        reason = reason.reason,
+        "connection closed"
+    );
     app.budgets.forget(&session.client);
     app.hub.detach(id.conn);
     if !out.is_closing() {

@@ -95,6 +95,7 @@ pub async fn handle(
         }
     }
     s.name = Some(Arc::from(name.as_str()));
+    tracing::Span::current().record("user", name.as_str());
     s.allowed_rooms = allowed_rooms;
     if app.verifier.is_some() {
         // A proven identity: budgets follow it across its connections from now on.

@@ -151,6 +151,18 @@ pub trait Sequencer: Send + Sync + 'static {
     fn health(&self) -> Health;
     /// Finishes what was accepted, then stops; later calls get [`SeqError::Closed`].
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Applies the history retention: deletes messages older than `older_than_ms` (Unix
+    /// ms) and, per room, all but the newest `keep_rows`, never a room's newest message
+    /// (so `seq` is never reused). Returns how many were deleted. An implementation whose
+    /// history has its own bound may delete nothing (the default).
+    fn prune(
+        &self,
+        older_than_ms: Option<u64>,
+        keep_rows: Option<u64>,
+    ) -> BoxFuture<'_, Result<u64, SeqError>> {
+        let _ = (older_than_ms, keep_rows);
+        Box::pin(async { Ok(0) })
+    }
 }
 
 impl std::fmt::Debug for dyn Sequencer {

@@ -106,6 +106,7 @@ enum Command {
     Leave(MemberRequest, bool, Reply<()>),
     History(HistoryQuery, Reply<Vec<Arc<Message>>>),
     Rooms(Reply<Vec<RoomInfo>>),
+    Prune(Option<u64>, Option<u64>, Reply<u64>),
     Shutdown,
 }
 
@@ -243,6 +244,14 @@ impl Sequencer for LocalSequencer {
         self.call(Command::Rooms)
     }
 
+    fn prune(
+        &self,
+        older_than_ms: Option<u64>,
+        keep_rows: Option<u64>,
+    ) -> BoxFuture<'_, Result<u64, SeqError>> {
+        self.call(move |r| Command::Prune(older_than_ms, keep_rows, r))
+    }
+
     fn health(&self) -> Health {
         self.shared
             .health
@@ -364,6 +373,15 @@ impl<S: Storage> Worker<S> {
                     .collect();
                 out.sort_by(|a, b| a.room.cmp(&b.room));
                 let _ = reply.send(Ok(out));
+            }
+            Command::Prune(older, keep, reply) => {
+                let r = self.storage.prune(older, keep).map_err(|e| unavailable(&e));
+                if let Ok(n) = &r {
+                    if *n > 0 {
+                        tracing::info!(deleted = n, "history retention applied");
+                    }
+                }
+                let _ = reply.send(r);
             }
             Command::Post(..) | Command::Shutdown => unreachable!("handled by run"),
         }
@@ -646,6 +664,7 @@ fn refuse(cmd: Command) {
         Command::Join(_, r) | Command::Leave(_, _, r) => drop(r.send(Err(SeqError::Closed))),
         Command::History(_, r) => drop(r.send(Err(SeqError::Closed))),
         Command::Rooms(r) => drop(r.send(Err(SeqError::Closed))),
+        Command::Prune(_, _, r) => drop(r.send(Err(SeqError::Closed))),
         Command::Shutdown => {}
     }
 }

@@ -296,6 +296,31 @@ impl Storage for SqliteStorage {
         true
     }
 
+    fn prune(
+        &mut self,
+        older_than_ms: Option<u64>,
+        keep_rows: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        // A room's newest message stays whatever its age: `seq` continues from it.
+        if let Some(before) = older_than_ms {
+            deleted += self.conn.execute(
+                "DELETE FROM messages WHERE ts < ?1
+                   AND seq < (SELECT MAX(m.seq) FROM messages m WHERE m.room = messages.room)",
+                [i64::try_from(before).unwrap_or(i64::MAX)],
+            )? as u64;
+        }
+        if let Some(keep) = keep_rows {
+            let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
+            deleted += self.conn.execute(
+                "DELETE FROM messages
+                 WHERE seq <= (SELECT MAX(m.seq) FROM messages m WHERE m.room = messages.room) - ?1",
+                [keep],
+            )? as u64;
+        }
+        Ok(deleted)
+    }
+
     fn reader(&self) -> Option<Arc<dyn HistoryReader>> {
         Some(self.reader.clone())
     }

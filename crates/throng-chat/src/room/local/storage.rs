@@ -80,6 +80,17 @@ pub trait Storage: Send + 'static {
     fn is_durable(&self) -> bool;
     /// A reader for history, for durable storage.
     fn reader(&self) -> Option<Arc<dyn HistoryReader>>;
+    /// Deletes messages posted before `older_than_ms` (Unix ms) and, per room, all but
+    /// the newest `keep_rows`; never a room's newest message, which holds its `seq`.
+    /// Returns how many were deleted. Storage that keeps nothing deletes nothing.
+    fn prune(
+        &mut self,
+        older_than_ms: Option<u64>,
+        keep_rows: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let _ = (older_than_ms, keep_rows);
+        Ok(0)
+    }
 }
 
 /// `--memory`: nothing is written; a room's history lives in the sequencer's cache and
@@ -134,5 +145,12 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     }
     fn reader(&self) -> Option<Arc<dyn HistoryReader>> {
         (**self).reader()
+    }
+    fn prune(
+        &mut self,
+        older_than_ms: Option<u64>,
+        keep_rows: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        (**self).prune(older_than_ms, keep_rows)
     }
 }
