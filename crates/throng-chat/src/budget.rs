@@ -2,7 +2,7 @@
 //! address, can flood the server or exhaust a shared limit for everyone.
 //!
 //! Each [`Kind`] has a rate and a burst (GCRA, throng's [`KeyedRateLimiter`]) charged
-//! twice: to the **client** (its identity with `--auth token`, where every connection of
+//! twice (`connect`: to the address only): to the **client** (its identity with `--auth token`, where every connection of
 //! one identity shares the budget; otherwise its connection) and to its **address** (the
 //! `--ipv4-prefix` / `--ipv6-prefix` key), whose budget is `--address-budget-factor` (5)
 //! times the client's, so fifty names from one address share five clients' worth. A
@@ -20,6 +20,8 @@
 //! | `ping` | an application `ping` | 2, 10 |
 //! | `control` | a WebSocket ping or pong frame | 5, 20 |
 //! | `bytes` | bytes of every frame received | 131 072, 1 048 576 |
+//! | `fanout` | a post's size in 64-byte units times the room's members (what delivering it costs) | 32 768, 262 144 (2 MiB/s, 16 MiB) |
+//! | `connect` | a new WebSocket (per address only: the factor times this) | 2, 10 |
 //!
 //! Override with `--budget KIND=RATE/BURST` (repeatable), e.g. `--budget history=2/4`.
 //! The key space of each limiter is bounded (connections and addresses are capped);
@@ -42,11 +44,13 @@ pub enum Kind {
     Ping,
     Control,
     Bytes,
+    Fanout,
+    Connect,
 }
 
 impl Kind {
     /// Every kind, in table order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Post,
         Kind::Member,
         Kind::Create,
@@ -54,6 +58,8 @@ impl Kind {
         Kind::Ping,
         Kind::Control,
         Kind::Bytes,
+        Kind::Fanout,
+        Kind::Connect,
     ];
 
     /// Its name in `--budget` and in metrics.
@@ -66,6 +72,8 @@ impl Kind {
             Kind::Ping => "ping",
             Kind::Control => "control",
             Kind::Bytes => "bytes",
+            Kind::Fanout => "fanout",
+            Kind::Connect => "connect",
         }
     }
 
@@ -79,6 +87,8 @@ impl Kind {
             Kind::Ping => (2, 10),
             Kind::Control => (5, 20),
             Kind::Bytes => (128 * 1024, 1024 * 1024),
+            Kind::Fanout => (32_768, 262_144),
+            Kind::Connect => (2, 10),
         }
     }
 }
@@ -122,6 +132,9 @@ pub fn parse_budget(s: &str) -> Result<BudgetArg, String> {
     })
 }
 
+/// The fastest rate a budget can express (one cell per nanosecond).
+const MAX_RATE: u32 = 1_000_000_000;
+
 /// Who a charge goes to besides the address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Client {
@@ -148,6 +161,8 @@ pub struct OverBudget {
 #[derive(Debug)]
 pub struct Budgets {
     limiters: Vec<KeyedRateLimiter<Key>>,
+    /// Each kind's burst per client: no single charge costs more (see [`Budgets::charge`]).
+    bursts: Vec<u32>,
 }
 
 impl Budgets {
@@ -158,14 +173,17 @@ impl Budgets {
     ///
     /// A rate or burst the limiter cannot represent.
     pub fn new(
-        per_client: &[(u32, u32); 7],
+        per_client: &[(u32, u32); 9],
         address_factor: u32,
         max_keys: NonZeroUsize,
     ) -> Result<Self, String> {
         let mut limiters = Vec::new();
+        let bursts = per_client.iter().map(|&(_, b)| b).collect();
         for (kind, (rate, burst)) in Kind::ALL.into_iter().zip(per_client) {
             let quota = |factor: u32| {
-                Quota::per_second(rate.saturating_mul(factor))
+                // The limiter counts at most one cell per nanosecond: beyond that a budget
+                // is as good as unlimited, so it is clamped rather than refused.
+                Quota::per_second(rate.saturating_mul(factor).min(MAX_RATE))
                     .burst(burst.saturating_mul(factor))
                     .build()
                     .map_err(|e| format!("budget {}: {e}", kind.name()))
@@ -176,11 +194,13 @@ impl Budgets {
             let _ = quota(1)?;
             limiters.push(KeyedRateLimiter::new(quota(address_factor)?, max_keys));
         }
-        Ok(Self { limiters })
+        Ok(Self { limiters, bursts })
     }
 
     /// Charges `n` units of `kind` to `client` and to `addr`. The client is charged
-    /// `factor` cells of the address-sized quota, so its own budget is the base one.
+    /// `factor` cells of the address-sized quota, so its own budget is the base one. A
+    /// charge above the client's burst costs the whole burst (a big post into a big room
+    /// is possible, rarely), never "impossible".
     pub fn charge(
         &self,
         kind: Kind,
@@ -190,6 +210,7 @@ impl Budgets {
         factor: u32,
     ) -> Result<(), OverBudget> {
         let limiter = &self.limiters[kind as usize];
+        let n = n.min(self.bursts[kind as usize]);
         let refused = |e: KeyedCheckError| OverBudget {
             kind,
             retry_after: match e {
@@ -201,6 +222,19 @@ impl Budgets {
             .check_n(&Key::Client(client.clone()), n.saturating_mul(factor))
             .map_err(refused)?;
         limiter.check_n(&Key::Addr(*addr), n).map_err(refused)
+    }
+
+    /// Charges one unit of `kind` to the address alone (new connections).
+    pub fn charge_address(&self, kind: Kind, addr: &AddrKey) -> Result<(), OverBudget> {
+        self.limiters[kind as usize]
+            .check(&Key::Addr(*addr))
+            .map_err(|e| OverBudget {
+                kind,
+                retry_after: match e {
+                    KeyedCheckError::NotUntil(w) => w.wait_time().max(Duration::from_millis(1)),
+                    _ => Duration::from_secs(1),
+                },
+            })
     }
 
     /// Forgets a connection's own keys (its budget goes with it).
@@ -275,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_budget_and_an_address_factor_times_it() {
-        let mut per = [(1000, 1000); 7];
+        let mut per = [(1000, 1000); 9];
         per[Kind::Post as usize] = (1, 3);
         let b = Budgets::new(&per, 2, NonZeroUsize::new(100).unwrap()).unwrap();
         let a = addr(1);

@@ -85,6 +85,22 @@ async fn ws(
     }
     // The client's address: the peer, or what a trusted proxy says it forwarded.
     let client = app.cfg.net.client_addr(peer.ip(), &headers);
+    // New connections per address have a budget too: a client closed for abuse cannot
+    // come straight back, and reconnect churn (each a join and a leave seen by a room)
+    // stays bounded.
+    if let Err(over) = app
+        .budgets
+        .charge_address(crate::budget::Kind::Connect, &app.cfg.net.key(client.ip))
+    {
+        app.metrics.refused("connect_rate");
+        let secs = over.retry_after.as_secs().max(1).to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs)],
+            "connecting too often from your address",
+        )
+            .into_response();
+    }
     let slot = match app.admit(client.ip) {
         Ok(slot) => slot,
         Err(why) => {

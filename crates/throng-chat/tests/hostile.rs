@@ -195,3 +195,66 @@ async fn a_control_frame_flood_is_closed_for_abuse() {
     assert_eq!(server.app.metrics.abuse_closes.get(), 1);
     server.shutdown().await.unwrap();
 }
+
+/// A post's cost grows with the room: big posts into a big room run out of the fan-out
+/// budget long before the post budget.
+#[tokio::test]
+async fn big_posts_into_a_big_room_are_bounded_by_the_fanout_budget() {
+    // 10 members; a 6 000-byte post costs (6 000 + 64) / 64 = 95 units x 10 = 950.
+    let server = start(with_budget(config(), Kind::Fanout, 100, 2_000)).await;
+    let mut members = Vec::new();
+    for n in 0..9 {
+        let mut m = Client::login(&server, &format!("m{n}")).await;
+        m.join("big").await;
+        members.push(m);
+    }
+    let mut poster = Client::login(&server, "poster").await;
+    poster.join("big").await;
+    let text = "b".repeat(6_000);
+    let mut acked = 0;
+    for i in 0..3 {
+        let v = ask(
+            &mut poster,
+            json!({"type": "post", "room": "big", "text": text, "id": format!("{i}")}),
+            &["ack"],
+        )
+        .await;
+        if v["type"] == "ack" {
+            acked += 1;
+        } else {
+            assert!(is_rate_limited(&v), "{v}");
+        }
+    }
+    assert_eq!(acked, 2, "a burst of 2 000 units takes two such posts");
+    // Small posts into the same room still go through (their cost is small).
+    let v = ask(
+        &mut poster,
+        json!({"type": "post", "room": "big", "text": "hi", "id": "small"}),
+        &["ack"],
+    )
+    .await;
+    assert!(is_rate_limited(&v) || v["type"] == "ack");
+    server.shutdown().await.unwrap();
+}
+
+/// New connections per address have a budget: past it the upgrade gets 429 with
+/// `Retry-After`, so a client closed for abuse cannot reconnect at once, over and over.
+#[tokio::test]
+async fn reconnecting_too_often_from_one_address_gets_429() {
+    let mut cfg = with_budget(config(), Kind::Connect, 1, 3);
+    cfg.address_budget_factor = 1;
+    let server = start(cfg).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect(&server).await);
+    }
+    let url = format!("ws://{}/ws", server.addr);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429);
+            assert!(resp.headers().contains_key("retry-after"));
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    server.shutdown().await.unwrap();
+}

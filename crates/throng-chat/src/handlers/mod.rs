@@ -92,6 +92,8 @@ pub fn reply_over_budget(app: &App, out: &Outbox, e: OverBudget, id: Option<&str
         Kind::History => "asking for history too fast",
         Kind::Ping | Kind::Control => "too many requests",
         Kind::Bytes => "sending too many bytes; the frame was dropped",
+        Kind::Fanout => "posting too much into big rooms; the post was not delivered",
+        Kind::Connect => "connecting too often",
     };
     out.push(retry_frame(ErrorCode::RateLimited, what, id, e.retry_after));
 }
@@ -135,6 +137,16 @@ pub async fn handle(app: &App, out: &Outbox, s: &mut Session, text: &str) {
     };
     for &kind in kinds(app, &msg) {
         if let Err(over) = s.charge(app, out, kind, 1) {
+            return reply_over_budget(app, out, over, request_id(&msg));
+        }
+    }
+    if let ClientMsg::Post { room, text, .. } = &msg {
+        // What delivering it costs: its size in 64-byte units (frame overhead included)
+        // times the members it goes to.
+        let members = app.hub.member_names(room).map_or(1, |m| m.len().max(1));
+        let cost = (text.len() + 64).div_ceil(64).saturating_mul(members);
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        if let Err(over) = s.charge(app, out, Kind::Fanout, cost) {
             return reply_over_budget(app, out, over, request_id(&msg));
         }
     }
