@@ -8,8 +8,11 @@
 //! times the client's, so fifty names from one address share five clients' worth. A
 //! request over either budget is not executed and is answered `rate_limited` with
 //! `retry_after_ms`; WebSocket control frames and bytes over budget are dropped
-//! silently. Every refusal is a **strike**; [`STRIKES`] strikes within
-//! [`STRIKE_WINDOW`] close the connection with 1008 "rate limit abuse", counted.
+//! silently. Every refusal is a **strike** (a control frame's weighs five);
+//! [`STRIKES`] strikes within [`STRIKE_WINDOW`] close the connection with 1008 "rate
+//! limit abuse", counted. `connect` is charged when a connection is accepted, before
+//! any HTTP is read (over it: a 429 written without reading, then close), or, for a
+//! trusted proxy's connections, at the upgrade on the forwarded address.
 //!
 //! | kind | what it charges | default rate/s, burst |
 //! |---|---|---|
@@ -269,14 +272,16 @@ impl Default for Strikes {
 }
 
 impl Strikes {
-    /// Counts one refusal; `true` when the connection has had too many.
-    pub fn strike(&mut self) -> bool {
+    /// Counts one refusal of `kind`; `true` when the connection has had too many.
+    /// Refused control frames weigh five: they cost the server to read and answer
+    /// nothing, so a flood of them is closed after ten.
+    pub fn strike(&mut self, kind: Kind) -> bool {
         let now = Instant::now();
         if now.duration_since(self.since) > STRIKE_WINDOW {
             self.since = now;
             self.count = 0;
         }
-        self.count += 1;
+        self.count += if kind == Kind::Control { 5 } else { 1 };
         self.count >= STRIKES
     }
 }
@@ -337,8 +342,13 @@ mod tests {
     fn strikes_add_up_within_the_window() {
         let mut s = Strikes::default();
         for _ in 0..STRIKES - 1 {
-            assert!(!s.strike());
+            assert!(!s.strike(Kind::Post));
         }
-        assert!(s.strike());
+        assert!(s.strike(Kind::Post));
+        let mut s = Strikes::default();
+        for _ in 0..STRIKES / 5 - 1 {
+            assert!(!s.strike(Kind::Control));
+        }
+        assert!(s.strike(Kind::Control), "control frames weigh five");
     }
 }

@@ -88,9 +88,14 @@ async fn ws(
     // New connections per address have a budget too: a client closed for abuse cannot
     // come straight back, and reconnect churn (each a join and a leave seen by a room)
     // stays bounded.
-    if let Err(over) = app
-        .budgets
-        .charge_address(crate::budget::Kind::Connect, &app.cfg.net.key(client.ip))
+    // (Direct connections were charged at accept; see serve.rs.)
+    let proxied = app.cfg.net.is_trusted_proxy(peer.ip());
+    if let Err(over) = proxied
+        .then(|| {
+            app.budgets
+                .charge_address(crate::budget::Kind::Connect, &app.cfg.net.key(client.ip))
+        })
+        .unwrap_or(Ok(()))
     {
         app.metrics.refused("connect_rate");
         let secs = over.retry_after.as_secs().max(1).to_string();

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::App;
+use crate::budget::Kind;
 
 /// First pause after an accept error; doubles up to [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -79,6 +80,19 @@ pub async fn serve(listener: TcpListener, router: Router, app: Arc<App>, stop: C
                 continue;
             }
         };
+        // New connections per address: checked before any HTTP is read, so a client
+        // reconnecting in a loop costs an accept and a close, not a request. A trusted
+        // proxy's connections are charged at the upgrade, on the forwarded address.
+        if !app.cfg.net.is_trusted_proxy(peer.ip()) {
+            let key = app.cfg.net.key(peer.ip());
+            if app.budgets.charge_address(Kind::Connect, &key).is_err() {
+                app.metrics.refused("connect_rate");
+                let _ = tcp.try_write(
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+        }
         tune(&tcp);
         let svc = router.clone().layer(Extension(ConnectInfo(peer)));
         let conn = http1::Builder::new()

@@ -69,7 +69,7 @@ impl Session {
         );
         if r.is_err() {
             app.metrics.over_budget.inc();
-            if self.strikes.strike() {
+            if self.strikes.strike(kind) {
                 app.metrics.abuse_closes.inc();
                 tracing::warn!(
                     user = self.name.as_deref().unwrap_or("-"),
