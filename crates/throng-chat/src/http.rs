@@ -90,13 +90,13 @@ async fn ws(
     // stays bounded.
     // (Direct connections were charged at accept; see serve.rs.)
     let proxied = app.cfg.net.is_trusted_proxy(peer.ip());
-    if let Err(over) = proxied
-        .then(|| {
-            app.budgets
-                .charge_address(crate::budget::Kind::Connect, &app.cfg.net.key(client.ip))
-        })
-        .unwrap_or(Ok(()))
-    {
+    let charged = if proxied {
+        app.budgets
+            .charge_address(crate::budget::Kind::Connect, &app.cfg.net.key(client.ip))
+    } else {
+        Ok(())
+    };
+    if let Err(over) = charged {
         app.metrics.refused("connect_rate");
         let secs = over.retry_after.as_secs().max(1).to_string();
         return (
