@@ -399,6 +399,11 @@ impl App {
         self.hub.outboxes().iter().map(|o| o.len()).sum()
     }
 
+    /// No new WebSockets from now on (503), without starting a shutdown: a fenced node.
+    pub fn refuse_new_connections(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
     /// Starts the drain: readiness off, no new upgrades, every client told to go.
     pub fn begin_shutdown(&self) {
         self.draining.store(true, Ordering::Release);

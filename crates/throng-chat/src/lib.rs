@@ -143,6 +143,7 @@ impl Server {
             .with_graceful_shutdown(http_stop.clone().cancelled_owned());
         let admin = tokio::spawn(async move { admin_serve.await });
         let retention = retention(&app)?;
+        let fence_watch = fence_watch(&app)?;
         let a = app.clone();
         let task = tokio::spawn(async move {
             a.shutdown.cancelled().await;
@@ -156,6 +157,9 @@ impl Server {
                 r.cancel();
                 let _ = r.join().await;
             }
+            let mut fence_watch = fence_watch;
+            fence_watch.cancel();
+            let _ = fence_watch.join().await;
             let _ = tokio::time::timeout(a.cfg.shutdown_grace, admin).await;
             // Every connection is gone: no more posts. The sequencer finishes what it
             // accepted and stops.
@@ -210,4 +214,30 @@ fn retention(app: &Arc<App>) -> std::io::Result<Option<throng::periodic::Periodi
         })
         .map_err(std::io::Error::other)?;
     Ok(Some(handle))
+}
+
+/// Every second: once the sequencer is fenced (it lost its lease on a shared store), new
+/// upgrades are refused and every client is closed with 1013 "try again later", so it
+/// reconnects (to another node) and catches up from history.
+fn fence_watch(app: &Arc<App>) -> std::io::Result<throng::periodic::PeriodicHandle> {
+    let app = app.clone();
+    let mut done = false;
+    throng::periodic::Periodic::new(std::time::Duration::from_secs(1))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
+        .spawn(tokio_util::sync::CancellationToken::new(), move |_| {
+            if !done && app.sequencer.fenced() {
+                done = true;
+                let outs = app.hub.outboxes();
+                tracing::error!(
+                    clients = outs.len(),
+                    "this node is fenced: closing every client with 1013 so it reconnects elsewhere"
+                );
+                app.refuse_new_connections();
+                for out in outs {
+                    out.close(protocol::CLOSE_TRY_AGAIN);
+                }
+            }
+            std::future::ready(())
+        })
+        .map_err(std::io::Error::other)
 }

@@ -62,6 +62,12 @@ pub const CLOSE_INVALID_UTF8: CloseReason = CloseReason {
     code: 1007,
     reason: "invalid utf-8",
 };
+/// This node cannot serve any more (it lost its lease on the shared store): reconnect,
+/// to another node, and catch up from history.
+pub const CLOSE_TRY_AGAIN: CloseReason = CloseReason {
+    code: 1013,
+    reason: "try again later",
+};
 /// An operator disconnected the user (admin API).
 pub const CLOSE_KICKED: CloseReason = CloseReason {
     code: 4003,

@@ -442,3 +442,44 @@ async fn a_killed_node_process_is_reaped_within_its_lease() {
     login(&n2, "alice").await;
     n2.shutdown().await.unwrap();
 }
+
+/// A long outage: Redis gone for longer than the lease. The node fences itself (it can
+/// no longer prove its members and names are its own), closes its clients with 1013
+/// "try again later" so they reconnect (to another node) and catch up from history, and
+/// refuses new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_longer_than_the_lease_clients_are_told_to_try_again() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (n1, _seq1) = node_with_handle(&redis, Duration::from_secs(2)).await;
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    redis.kill();
+    let started = Instant::now();
+    // Wait (bounded) for the close frame, skipping whatever comes before it.
+    let close = tokio::time::timeout(Duration::from_secs(20), async {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match alice.ws.next().await {
+                Some(Ok(Message::Close(f))) => {
+                    return f.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed within the lease and a watch period");
+    assert_eq!(
+        close,
+        Some((1013, "try again later".into())),
+        "after {:?}",
+        started.elapsed()
+    );
+    assert!(n1.app.sequencer.fenced());
+    redis.restart();
+    n1.shutdown().await.unwrap();
+}

@@ -151,6 +151,13 @@ pub trait Sequencer: Send + Sync + 'static {
     fn health(&self) -> Health;
     /// Finishes what was accepted, then stops; later calls get [`SeqError::Closed`].
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// `true` once this node can no longer take part (a broker-backed node that lost its
+    /// lease): the server then closes its clients with 1013 "try again later" so they
+    /// reconnect, to another node, and catch up from history. Never for the local
+    /// sequencer.
+    fn fenced(&self) -> bool {
+        false
+    }
     /// Applies the history retention: deletes messages older than `older_than_ms` (Unix
     /// ms) and, per room, all but the newest `keep_rows`, never a room's newest message
     /// (so `seq` is never reused). Returns how many were deleted. An implementation whose

@@ -55,7 +55,9 @@
 //! their bookkeeping is deleted. A node that finds its own lease gone, or that could not
 //! renew it for a whole lease, fences itself: every call answers `Unavailable` and
 //! health stays `Failing` (so `/readyz` is 503) until it is restarted, so a name is never
-//! held twice. A node that shuts down cleanly reaps itself.
+//! held twice. Its clients are then closed with 1013 "try again later" (the server
+//! watches [`Sequencer::fenced`]), so they reconnect, to another node behind the load
+//! balancer, and catch up from history. A node that shuts down cleanly reaps itself.
 //!
 //! # When Redis fails
 //!
@@ -789,6 +791,10 @@ impl Sequencer for RedisSequencer {
 
     fn health(&self) -> Health {
         self.core.health()
+    }
+
+    fn fenced(&self) -> bool {
+        self.core.fenced.load(Ordering::Acquire)
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
