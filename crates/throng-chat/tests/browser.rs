@@ -23,6 +23,8 @@
 //! Waits poll the page until a condition holds, with a generous deadline: a browser runs
 //! in real time, and the deadline only bounds a failure, it asserts no speed.
 
+#[path = "support/redis.rs"]
+mod redis_server;
 mod support;
 
 use std::net::SocketAddr;
@@ -979,5 +981,92 @@ async fn on_a_phone_the_message_box_stays_at_the_bottom_under_the_log() {
             server.shutdown().await.unwrap();
         },
     )
+    .await;
+}
+
+/// A TCP front that forwards every new connection to whichever node is current: what a
+/// load balancer does when a node goes away.
+struct Front {
+    addr: SocketAddr,
+    target: std::sync::Arc<std::sync::Mutex<SocketAddr>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Front {
+    async fn start(first: SocketAddr) -> Front {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let target = std::sync::Arc::new(std::sync::Mutex::new(first));
+        let t = target.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = *t.lock().unwrap();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Front { addr, target, task }
+    }
+
+    fn switch(&self, to: SocketAddr) {
+        *self.target.lock().unwrap() = to;
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Two nodes over one Redis behind a front: the page is on node A; A goes away (its
+/// clients are told `bye`), the front sends new connections to B, and the page
+/// reconnects there by itself, re-joins and fills the gap: every message, also those
+/// posted on B while it was away, once and in one gap-free sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_reconnects_to_the_other_node_and_misses_nothing() {
+    if browser_programs().is_none() {
+        return;
+    }
+    let Some(redis) = redis_server::RedisServer::start() else {
+        return;
+    };
+    with_browsers(1, move |pages| async move {
+        let [alice] = <[Client; 1]>::try_from(pages).unwrap();
+        let node = || {
+            let mut cfg = config();
+            cfg.redis = Some(redis.url());
+            cfg
+        };
+        let (a, b) = (start(node()).await, start(node()).await);
+        let front = Front::start(a.addr).await;
+
+        login_and_join(&alice, front.addr, "alice", "lobby").await;
+        // Carol is on node B: her posts reach alice on node A.
+        let mut carol = support::Client::login(&b, "carol").await;
+        carol.join("lobby").await;
+        members_include(&alice, &["alice", "carol"]).await;
+        post(&mut carol, "lobby", "one").await;
+        messages_are(&alice, &["one"]).await;
+
+        // Node A goes away; new connections go to B.
+        front.switch(b.addr);
+        a.shutdown().await.unwrap();
+        status_is(&alice, "reconnecting").await;
+        post(&mut carol, "lobby", "two").await;
+        post(&mut carol, "lobby", "three").await;
+
+        status_is(&alice, "connected").await;
+        members_include(&alice, &["alice", "carol"]).await;
+        type_enter(&alice, "text", "back on b").await;
+        let msgs = messages_are(&alice, &["one", "two", "three", "back on b"]).await;
+        assert_contiguous(&msgs);
+        drop(carol);
+        b.shutdown().await.unwrap();
+        drop(redis);
+    })
     .await;
 }
