@@ -483,3 +483,137 @@ async fn after_an_outage_longer_than_the_lease_clients_are_told_to_try_again() {
     redis.restart();
     n1.shutdown().await.unwrap();
 }
+
+/// A TCP proxy in front of Redis that can stop forwarding: connections stay open but
+/// nothing gets through (no RST, no FIN), as when a network path is cut; when restored,
+/// what was held flows again.
+struct Cut {
+    port: u16,
+    open: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cut {
+    async fn start(redis_port: u16) -> Cut {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (open, watch) = tokio::sync::watch::channel(true);
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await
+                else {
+                    continue;
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                tokio::spawn(pump(ri, wo, watch.clone()));
+                tokio::spawn(pump(ro, wi, watch.clone()));
+            }
+        });
+        Cut { port, open, task }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+}
+
+impl Drop for Cut {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, reading only while the path is open.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut open: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if open.wait_for(|o| *o).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Held here while cut, like bytes in a stalled network.
+        if open.wait_for(|o| *o).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One node reaches Redis through a path that stops forwarding for 3 s (shorter than
+/// the lease): its posts fail fast with `unavailable` and `/readyz` turns 503 while the
+/// other node carries on; once the path is back the node recovers by itself, delivers
+/// what the other node sequenced meanwhile, and no refused post shows up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_redis_fails_fast_and_recovers_without_loss() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let cut = Cut::start(redis.port).await;
+    let mut cfg = node_config(&redis);
+    cfg.redis = Some(cut.url());
+    let n1 = Server::start(cfg).await.expect("node starts");
+    let n2 = node(&redis).await;
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+    post(&mut alice, "lobby", "before", "b").await;
+    assert_eq!(answer(&mut alice, "b", &mut Vec::new()).await["seq"], 1);
+
+    cut.set_open(false);
+    let t = Instant::now();
+    post(&mut alice, "lobby", "cut", "c").await;
+    let e = answer(&mut alice, "c", &mut Vec::new()).await;
+    assert_eq!(e["code"], "unavailable", "{e}");
+    assert!(e["retry_after_ms"].as_u64().is_some());
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "fast: {:?}",
+        t.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while n1.app.not_ready().is_none() {
+        assert!(Instant::now() < deadline, "/readyz turns 503 while cut off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The other node is unaffected.
+    post(&mut bob, "lobby", "meanwhile", "m").await;
+    assert_eq!(answer(&mut bob, "m", &mut Vec::new()).await["seq"], 2);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the cut lasts ~3 s in all
+    cut.set_open(true);
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    let seq = loop {
+        post(&mut alice, "lobby", "after", "a").await;
+        let r = answer(&mut alice, "a", &mut seen).await;
+        if r["type"] == "ack" {
+            break r["seq"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "posting works again within 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(seq, 3, "the refused post used no seq");
+    // Alice's node delivered what was sequenced while it was cut off, in order.
+    messages(&mut alice, 2, &mut seen).await;
+    let texts: Vec<&str> = seen.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["meanwhile", "after"]);
+    assert!(n1.app.not_ready().is_none(), "ready again");
+    bob.send(json!({"type": "history", "room": "lobby"})).await;
+    let h = bob.recv_type("history").await;
+    assert_eq!(seqs(h["messages"].as_array().unwrap()), [1, 2, 3]);
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}
