@@ -77,13 +77,7 @@ mod rss {
     const MIB: u64 = 1024 * 1024;
 
     async fn login(url: &str, name: &str) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("connects");
-        let mut c = Client { ws };
-        c.send(json!({"type": "hello", "name": name})).await;
-        c.recv_type("welcome").await;
-        c
+        Client::login_url(url, name).await
     }
 
     /// RSS after `settle`, once the server has had time to act on what it was sent.

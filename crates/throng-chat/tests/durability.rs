@@ -31,13 +31,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 const UNLIMITED: [&str; 1] = [support::UNLIMITED_FLAGS];
 
 async fn login(url: &str, name: &str) -> Client {
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connects");
-    let mut c = Client { ws };
-    c.send(json!({"type": "hello", "name": name})).await;
-    c.recv_type("welcome").await;
-    c
+    Client::login_url(url, name).await
 }
 
 /// The next JSON text frame, or `None` once the connection is gone.

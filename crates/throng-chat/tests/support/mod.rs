@@ -60,6 +60,18 @@ impl Client {
         Client { ws }
     }
 
+    /// Connects to a WebSocket `url` (a server in another process) and says hello as
+    /// `name`, expecting `welcome`.
+    pub async fn login_url(url: &str, name: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connects");
+        let mut c = Client { ws };
+        c.send(json!({"type": "hello", "name": name})).await;
+        c.recv_type("welcome").await;
+        c
+    }
+
     /// Connects and says hello as `name`, expecting `welcome`.
     pub async fn login(server: &Server, name: &str) -> Client {
         let mut c = Client::connect(server).await;
