@@ -24,22 +24,6 @@ fn seconds() -> Histogram {
     Histogram::new(SECONDS)
 }
 
-/// The store's commit-duration histogram (seconds).
-#[derive(Debug, Clone)]
-pub struct CommitSeconds(pub Histogram);
-
-impl Default for CommitSeconds {
-    fn default() -> Self {
-        Self(seconds())
-    }
-}
-
-impl CommitSeconds {
-    pub fn observe(&self, secs: f64) {
-        self.0.observe(secs);
-    }
-}
-
 /// `code="…"`: an error frame's code or a close code.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -106,7 +90,7 @@ pub struct Metrics {
     /// Messages refused because their commit failed.
     pub rows_failed: Counter,
     /// How long each commit took.
-    pub commit_seconds: CommitSeconds,
+    pub commit_seconds: Histogram,
     /// Messages per commit (group commit's batch size).
     pub commit_rows: Histogram,
     /// 1 while the history store accepts writes, 0 while it fails.
@@ -162,7 +146,7 @@ impl Metrics {
             commit_failures: Counter::default(),
             rows_written: Counter::default(),
             rows_failed: Counter::default(),
-            commit_seconds: CommitSeconds::default(),
+            commit_seconds: seconds(),
             commit_rows: Histogram::new(ROWS),
             store_healthy: Gauge::default(),
             delivery_gaps: Counter::default(),
@@ -290,7 +274,7 @@ impl Metrics {
             "history_commit_duration",
             "How long each history commit took",
             Unit::Seconds,
-            self.commit_seconds.0.clone(),
+            self.commit_seconds.clone(),
         );
         r.register(
             "history_commit_rows",
@@ -379,19 +363,6 @@ impl Metrics {
             _ => "other",
         };
         self.closes.get_or_create(&CodeLabel { code }).inc();
-    }
-
-    /// Every error frame sent, all codes together.
-    pub fn errors_total(&self) -> u64 {
-        // Families cannot be iterated; sum the codes that exist.
-        crate::protocol::ErrorCode::ALL
-            .iter()
-            .map(|c| {
-                self.errors
-                    .get(&CodeLabel { code: c.as_str() })
-                    .map_or(0, |m| m.get())
-            })
-            .sum()
     }
 
     /// The Prometheus text exposition of every metric.

@@ -146,8 +146,9 @@ impl Deliver for Hub {
                     _ => *room.names.entry(user.clone()).or_insert(0) += 1,
                 }
                 let presence = protocol::presence_frame(&ev.room, user, "join");
+                let now = std::time::Instant::now();
                 for out in room.local.values() {
-                    out.push(presence.clone());
+                    out.push_at(presence.clone(), now);
                 }
                 if let Some(out) = joiner {
                     let members: Vec<Arc<str>> = room.names.keys().cloned().collect();
@@ -174,8 +175,9 @@ impl Deliver for Hub {
                     }
                 }
                 let presence = protocol::presence_frame(&ev.room, user, "leave");
+                let now = std::time::Instant::now();
                 for out in room.local.values() {
-                    out.push(presence.clone());
+                    out.push_at(presence.clone(), now);
                 }
                 if room.local.is_empty() {
                     rooms.remove(&ev.room);
