@@ -6,12 +6,17 @@
 //! | method and path | what |
 //! |---|---|
 //! | `GET /metrics` | Prometheus text |
-//! | `GET /api/users` | requests per user in the current dump interval |
+//! | `GET /api/users` | requests per user in the current dump interval; with `--redis` also `cluster`: every node's last interval, summed |
 //! | `GET /api/rooms` | rooms with members |
 //! | `POST /api/rooms/{room}/messages` `{"text":"…"}` | a system message (`from` `[server]`) to a room with members; `{"seq":n}` |
-//! | `POST /api/rooms/{room}/close` | every member leaves (gets `left`), joins get `forbidden` until reopened; `{"removed":n}` |
+//! | `POST /api/rooms/{room}/close` | every member leaves (gets `left`), joins get `forbidden` until reopened; `{"removed":n}`, the members taken out on this node |
 //! | `POST /api/rooms/{room}/open` | joins allowed again |
 //! | `POST /api/users/{name}/disconnect` | closes the user's connection (4003) |
+//!
+//! With `--redis` every action holds on every node: closing a room, reopening it and
+//! disconnecting a user go to all nodes through the delivery stream
+//! ([`Sequencer::control`](crate::room::Sequencer::control)), and a node that starts
+//! later learns which rooms are closed. `/api/users` adds the cluster's counts.
 
 use std::sync::Arc;
 
@@ -26,9 +31,8 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::handlers::bounded;
-use crate::outbox::Command;
-use crate::protocol::{valid_name, CLOSE_KICKED};
-use crate::room::{ConnId, PostRequest, SeqError, SYSTEM_SENDER};
+use crate::protocol::valid_name;
+use crate::room::{ConnId, Control, DisconnectReason, PostRequest, SeqError, SYSTEM_SENDER};
 
 /// Longest system message, in bytes.
 pub const MAX_SYSTEM_TEXT: usize = 4096;
@@ -92,7 +96,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-/// Requests per user in the current dump interval (reset at every dump).
+/// Requests per user in this node's current dump interval (reset at every dump), and
+/// with `--redis` the cluster's: every node's last full interval, summed (`cluster`;
+/// `null` while Redis cannot be read).
 async fn users(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let snap = app.counters.snapshot().sorted();
     let users: serde_json::Map<String, serde_json::Value> = snap
@@ -100,11 +106,25 @@ async fn users(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         .into_iter()
         .map(|(user, n)| (user, json!(n)))
         .collect();
-    Json(json!({
+    let mut body = json!({
         "interval_secs": app.cfg.dump_interval.as_secs_f64(),
         "users": users,
         "overflow": snap.overflow,
-    }))
+    });
+    if let Some(shared) = &app.cluster_users {
+        body["cluster"] = match bounded(shared.read()).await {
+            Ok(c) => json!({
+                "nodes": c.nodes,
+                "users": c.users,
+                "overflow": c.overflow,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster's per-user counts");
+                serde_json::Value::Null
+            }
+        };
+    }
+    Json(body)
 }
 
 async fn rooms(State(app): State<Arc<App>>) -> Response {
@@ -160,38 +180,50 @@ async fn close_room(State(app): State<Arc<App>>, Path(room): Path<String>) -> Re
     if !valid_name(&room) {
         return error(StatusCode::BAD_REQUEST, "not a room name");
     }
-    app.set_room_closed(&room, true);
     let room: Arc<str> = Arc::from(room);
-    let mut removed = 0;
-    for (_, out) in app.hub.local_members(&room) {
-        if out.command(Command::LeaveRoom(room.clone())) {
-            removed += 1;
-        }
+    // Counted before: the hub hands each of them a leave when the control arrives.
+    let removed = app.hub.local_members(&room).len();
+    let c = Control::RoomClosed {
+        room: room.clone(),
+        closed: true,
+    };
+    if let Err(e) = bounded(app.sequencer.control(c)).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     }
     tracing::info!(room = %room, removed, "room closed by an operator");
     Json(json!({ "removed": removed })).into_response()
 }
 
 async fn open_room(State(app): State<Arc<App>>, Path(room): Path<String>) -> Response {
-    app.set_room_closed(&room, false);
+    if !valid_name(&room) {
+        return error(StatusCode::BAD_REQUEST, "not a room name");
+    }
+    let c = Control::RoomClosed {
+        room: Arc::from(room.as_str()),
+        closed: false,
+    };
+    if let Err(e) = bounded(app.sequencer.control(c)).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    }
     Json(json!({ "open": room })).into_response()
 }
 
+/// Disconnects the user's connection on whichever node holds it (4003).
 async fn disconnect(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    match app.names.holder(&name).await {
-        Ok(Some(conn)) if conn.node == app.hub.node() => match app.hub.outbox(conn.conn) {
-            Some(out) => {
-                out.close(CLOSE_KICKED);
-                tracing::info!(user = %name, "disconnected by an operator");
-                Json(json!({ "disconnected": name })).into_response()
-            }
-            None => error(StatusCode::NOT_FOUND, "no such user connected"),
-        },
-        Ok(Some(_)) => error(
-            StatusCode::CONFLICT,
-            "the user is connected to another node",
-        ),
-        Ok(None) => error(StatusCode::NOT_FOUND, "no such user connected"),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:?}")),
+    let conn = match app.names.holder(&name).await {
+        Ok(Some(conn)) => conn,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such user connected"),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:?}")),
+    };
+    let c = Control::Disconnect {
+        conn,
+        reason: DisconnectReason::Kicked,
+    };
+    match bounded(app.sequencer.control(c)).await {
+        Ok(()) => {
+            tracing::info!(user = %name, node = conn.node, "disconnected by an operator");
+            Json(json!({ "disconnected": name })).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

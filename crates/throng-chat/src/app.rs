@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::protocol::CLOSE_SHUTDOWN;
 use crate::room::{
     Deliver, Health, Hub, LocalConfig, LocalNames, LocalSequencer, MemoryStorage, Names,
-    RedisConfig, RedisSequencer, Sequencer, SqliteStorage,
+    RedisConfig, RedisSequencer, RedisUsers, Sequencer, SqliteStorage,
 };
 
 /// The room layer a server runs on: any [`Sequencer`] and [`Names`].
@@ -27,6 +27,8 @@ use crate::room::{
 pub struct Backend {
     pub sequencer: Arc<dyn Sequencer>,
     pub names: Arc<dyn Names>,
+    /// Where each node's per-user counts are shared (`None`: one node).
+    pub users: Option<RedisUsers>,
 }
 
 /// Everything connections share.
@@ -42,6 +44,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Requests (frames) per user in the current dump interval.
     pub counters: Arc<KeyedCounters<String>>,
+    /// Every node's last dump of [`counters`](Self::counters), with `--redis`.
+    pub cluster_users: Option<RedisUsers>,
     /// A budget per request kind, per client and per address (see [`crate::budget`]).
     pub budgets: Budgets,
     /// Checks `hello` tokens; `None` with `--auth off`.
@@ -54,8 +58,6 @@ pub struct App {
     pending: AtomicU64,
     next_conn: AtomicU64,
     draining: AtomicBool,
-    /// Rooms an operator closed (admin API): joins are refused until reopened.
-    closed_rooms: Mutex<std::collections::HashSet<String>>,
     /// Cancelled when shutdown begins.
     pub shutdown: CancellationToken,
     /// Every connection task.
@@ -176,6 +178,7 @@ pub fn local_backend(
     Ok(Backend {
         sequencer: Arc::new(sequencer),
         names: Arc::new(LocalNames::default()),
+        users: None,
     })
 }
 
@@ -205,6 +208,7 @@ pub fn redis_backend(
     let seq = RedisSequencer::start(redis_config(cfg, url, hub.node()), hub, metrics)?;
     Ok(Backend {
         names: Arc::new(seq.names()),
+        users: Some(seq.users()),
         sequencer: Arc::new(seq),
     })
 }
@@ -283,6 +287,7 @@ impl App {
             names: backend.names,
             metrics,
             counters,
+            cluster_users: backend.users,
             budgets,
             verifier,
             per_ip: Mutex::default(),
@@ -291,7 +296,6 @@ impl App {
             pending: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             draining: AtomicBool::new(false),
-            closed_rooms: Mutex::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }))
@@ -371,22 +375,9 @@ impl App {
         })
     }
 
-    /// Whether an operator closed `room`.
+    /// Whether an operator closed `room` (on any node).
     pub fn is_closed_room(&self, room: &str) -> bool {
-        self.closed_rooms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(room)
-    }
-
-    /// Closes (`true`) or reopens `room` to joins.
-    pub fn set_room_closed(&self, room: &str, closed: bool) {
-        let mut set = self.closed_rooms.lock().unwrap_or_else(|p| p.into_inner());
-        if closed {
-            set.insert(room.to_string());
-        } else {
-            set.remove(room);
-        }
+        self.hub.is_room_closed(room)
     }
 
     /// A new connection id (unique for the server's life).

@@ -1,13 +1,18 @@
 //! Where the per-user request counts go: the log, or a JSON-lines file; each write is
-//! counted in the metrics.
+//! counted in the metrics. With `--redis` each dump is also shared with the other nodes
+//! ([`RedisUsers`]), so `/api/users` on any node shows the cluster's counts; a failure to
+//! share is logged and counted (`dump_share_failures_total`), and the dump itself still
+//! goes to the log or file.
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use throng::dump::{Dump, JsonLinesFileSink, Sink, TracingSink};
 
 use crate::metrics::Metrics;
+use crate::room::RedisUsers;
 
 /// The dumper's sink.
 #[derive(Debug)]
@@ -15,6 +20,7 @@ pub struct ChatSink {
     file: Option<JsonLinesFileSink>,
     metrics: Arc<Metrics>,
     summary: bool,
+    share: Option<(RedisUsers, Duration)>,
 }
 
 impl ChatSink {
@@ -26,7 +32,14 @@ impl ChatSink {
             file,
             metrics,
             summary,
+            share: None,
         }
+    }
+
+    /// Also shares each dump through `users`, kept for `ttl` (see the module docs).
+    pub fn share(mut self, users: Option<RedisUsers>, ttl: Duration) -> Self {
+        self.share = users.map(|u| (u, ttl));
+        self
     }
 }
 
@@ -53,7 +66,15 @@ impl Sink<String> for ChatSink {
         self.metrics.dump_runs.inc();
         let file = self.file.as_mut();
         let summary = (self.summary && file.is_none()).then(|| summary_line(dump));
+        let share = self.share.clone();
+        let metrics = self.metrics.clone();
         async move {
+            if let Some((users, ttl)) = share {
+                if let Err(e) = users.publish(&dump.counts, dump.overflow, ttl).await {
+                    metrics.dump_share_failures.inc();
+                    tracing::warn!(error = %e, "could not share the per-user counts");
+                }
+            }
             match (file, summary) {
                 (Some(f), _) => f.write(dump).await,
                 (None, Some(line)) => {

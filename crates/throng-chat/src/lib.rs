@@ -122,6 +122,10 @@ impl Server {
             app.cfg.dump_file.as_ref().map(JsonLinesFileSink::new),
             app.metrics.clone(),
             app.cfg.dump_summary,
+        )
+        .share(
+            app.cluster_users.clone(),
+            app.cfg.dump_interval + app.cfg.redis_lease,
         );
         let dumper = Dumper::new(app.counters.clone(), app.cfg.dump_interval)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub post_ack: Histogram,
     /// Per-user counter dumps written.
     pub dump_runs: Counter,
+    /// Dumps that could not be shared with the other nodes (`--redis`).
+    pub dump_share_failures: Counter,
     /// History transactions committed.
     pub commits: Counter,
     /// History transactions that failed (disk full, I/O error); their posts were refused.
@@ -142,6 +144,7 @@ impl Metrics {
             outbound_wait: seconds(),
             post_ack: seconds(),
             dump_runs: Counter::default(),
+            dump_share_failures: Counter::default(),
             commits: Counter::default(),
             commit_failures: Counter::default(),
             rows_written: Counter::default(),
@@ -249,6 +252,11 @@ impl Metrics {
             "dump_runs",
             "Per-user counter dumps written",
             self.dump_runs.clone(),
+        );
+        r.register(
+            "dump_share_failures",
+            "Per-user counter dumps that could not be shared with the other nodes",
+            self.dump_share_failures.clone(),
         );
         r.register(
             "history_commits",

@@ -5,33 +5,8 @@
 
 mod support;
 
-use std::net::SocketAddr;
-
 use serde_json::{json, Value};
-use support::{config, start, Client};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A plain HTTP/1.1 request: (status, body).
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let status = buf[9..12].parse().unwrap();
-    let body = buf.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
-    (status, body)
-}
+use support::{config, request, start, Client};
 
 #[tokio::test]
 async fn internals_are_only_on_the_admin_listener() {

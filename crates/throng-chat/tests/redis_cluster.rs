@@ -46,6 +46,7 @@ async fn node_with_handle(redis: &RedisServer, lease: Duration) -> (Server, Arc<
         *keep.lock().unwrap() = Some(seq.clone());
         Ok(Backend {
             names: Arc::new(seq.names()),
+            users: Some(seq.users()),
             sequencer: seq,
         })
     })

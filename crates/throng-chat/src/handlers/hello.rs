@@ -72,6 +72,7 @@ pub async fn handle(
         Ok(Some(old)) => {
             // The older connection of this identity goes; it leaves its rooms as it
             // closes, and its release of the name is a no-op (this one holds it now).
+            // On another node the registry told that node (see `Names::claim_replacing`).
             if old.node == app.hub.node() {
                 if let Some(old_out) = app.hub.outbox(old.conn) {
                     old_out.close(CLOSE_REPLACED);

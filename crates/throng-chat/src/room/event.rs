@@ -94,3 +94,53 @@ pub struct Sequenced {
     /// What happened.
     pub event: Event,
 }
+
+/// Why a connection is told to go by [`Control::Disconnect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The same proven identity signed in again, possibly on another node (4001).
+    Replaced,
+    /// An operator disconnected the user (4003).
+    Kicked,
+}
+
+impl DisconnectReason {
+    /// The form stored in a shared log (`r`, `k`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::Replaced => "r",
+            DisconnectReason::Kicked => "k",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "r" => Some(DisconnectReason::Replaced),
+            "k" => Some(DisconnectReason::Kicked),
+            _ => None,
+        }
+    }
+}
+
+/// Something one node asks of every node: it is not a room event (no `pos`, no
+/// history), but it reaches every node's [`Deliver`](super::Deliver) target, so an
+/// action taken on one node holds on all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Close connection `conn`, wherever it is.
+    Disconnect {
+        /// The connection to close.
+        conn: ConnId,
+        /// Why (its close code).
+        reason: DisconnectReason,
+    },
+    /// An operator closed (`closed: true`) or reopened `room`: a closed room refuses
+    /// joins, and its members are taken out of it.
+    RoomClosed {
+        /// The room.
+        room: Arc<str>,
+        /// Closed (`true`) or open again.
+        closed: bool,
+    },
+}

@@ -8,13 +8,14 @@
 //! and history from the event's snapshot) before any later event of the room, so the
 //! joiner misses nothing and sees nothing twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Command, Outbox};
 use crate::protocol;
-use crate::room::event::{Event, Sequenced};
+use crate::protocol::{CLOSE_KICKED, CLOSE_REPLACED};
+use crate::room::event::{Control, DisconnectReason, Event, Sequenced};
 use crate::room::sequencer::Deliver;
 
 #[derive(Debug, Default)]
@@ -31,6 +32,8 @@ struct HubRoom {
 struct Inner {
     conns: HashMap<u64, Outbox>,
     rooms: HashMap<Arc<str>, HubRoom>,
+    /// Rooms an operator closed (on any node; see [`Control::RoomClosed`]).
+    closed: HashSet<Arc<str>>,
 }
 
 /// Delivery on one node; see the module docs.
@@ -92,6 +95,11 @@ impl Hub {
         })
     }
 
+    /// Whether an operator closed `room` (on any node).
+    pub fn is_room_closed(&self, room: &str) -> bool {
+        self.lock().closed.contains(room)
+    }
+
     /// Member names of `room` as this node knows them (sorted), if it has members here.
     pub fn member_names(&self, room: &str) -> Option<Vec<Arc<str>>> {
         self.lock()
@@ -102,9 +110,40 @@ impl Hub {
 }
 
 impl Deliver for Hub {
+    fn control(&self, c: &Control) {
+        match c {
+            Control::Disconnect { conn, reason } => {
+                if conn.node != self.node {
+                    return;
+                }
+                if let Some(out) = self.outbox(conn.conn) {
+                    out.close(match reason {
+                        DisconnectReason::Replaced => CLOSE_REPLACED,
+                        DisconnectReason::Kicked => CLOSE_KICKED,
+                    });
+                }
+            }
+            Control::RoomClosed { room, closed } => {
+                let mut inner = self.lock();
+                if !*closed {
+                    inner.closed.remove(room);
+                    return;
+                }
+                inner.closed.insert(room.clone());
+                // Its members here leave it as for their own leave (each connection's
+                // reader carries the command out between its requests).
+                if let Some(r) = inner.rooms.get(room) {
+                    for out in r.local.values() {
+                        out.command(Command::LeaveRoom(room.clone()));
+                    }
+                }
+            }
+        }
+    }
+
     fn deliver(&self, ev: &Sequenced) {
         let mut inner = self.lock();
-        let Inner { conns, rooms } = &mut *inner;
+        let Inner { conns, rooms, .. } = &mut *inner;
         if let Some(room) = rooms.get_mut(&ev.room) {
             if ev.pos != room.pos + 1 {
                 self.metrics.delivery_gaps.inc();

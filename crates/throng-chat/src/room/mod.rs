@@ -23,8 +23,10 @@ pub mod names;
 pub mod redis;
 pub mod sequencer;
 
-pub use self::redis::{RedisConfig, RedisNames, RedisSequencer};
-pub use event::{ConnId, Event, Message, Sequenced, Snapshot, SYSTEM_SENDER};
+pub use self::redis::{ClusterUsers, RedisConfig, RedisNames, RedisSequencer, RedisUsers};
+pub use event::{
+    ConnId, Control, DisconnectReason, Event, Message, Sequenced, Snapshot, SYSTEM_SENDER,
+};
 pub use hub::Hub;
 pub use local::{LocalConfig, LocalSequencer, MemoryStorage, SqliteStorage, Storage, SyncMode};
 pub use names::{LocalNames, NameError, Names};

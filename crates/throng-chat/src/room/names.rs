@@ -25,8 +25,9 @@ pub trait Names: Send + Sync + 'static {
     /// Claims `name` for `conn`; claiming a name the connection already holds succeeds.
     fn claim(&self, name: &str, conn: ConnId) -> BoxFuture<'_, Result<(), NameError>>;
     /// Claims `name` for `conn` even if another connection holds it (a proven identity
-    /// signing in again): returns the connection it was taken from, which the caller
-    /// closes. The default refuses with [`NameError::Taken`] as [`claim`](Self::claim)
+    /// signing in again): returns the connection it was taken from. The caller closes it
+    /// if it is on its own node; a registry shared by several nodes also has the old
+    /// connection's node close it (4001), wherever it is. The default refuses with [`NameError::Taken`] as [`claim`](Self::claim)
     /// does, for registries that cannot take a name over.
     fn claim_replacing(
         &self,

@@ -41,13 +41,19 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::event::{ConnId, Message, Sequenced};
+use super::event::{ConnId, Control, Message, Sequenced};
 
 /// Receives sequenced events on one node, in each room's order (rule 1). Called from the
 /// sequencer's own thread or task: it must not block.
 pub trait Deliver: Send + Sync + 'static {
     /// Applies one event.
     fn deliver(&self, event: &Sequenced);
+
+    /// Applies one [`Control`] (every node gets each, in the order they were sent). The
+    /// default ignores it.
+    fn control(&self, c: &Control) {
+        let _ = c;
+    }
 }
 
 /// A post to sequence.
@@ -151,6 +157,11 @@ pub trait Sequencer: Send + Sync + 'static {
     fn health(&self) -> Health;
     /// Finishes what was accepted, then stops; later calls get [`SeqError::Closed`].
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Hands `c` to every node's [`Deliver`] target, this one's included, in the order
+    /// of the calls (a broker-backed sequencer through the broker, so every node gets
+    /// it; the local one at once). `Ok` means it was sent, not that every node applied
+    /// it.
+    fn control(&self, c: Control) -> BoxFuture<'_, Result<(), SeqError>>;
     /// `true` once this node can no longer take part (a broker-backed node that lost its
     /// lease): the server then closes its clients with 1013 "try again later" so they
     /// reconnect, to another node, and catch up from history. Never for the local
@@ -169,6 +180,12 @@ pub trait Sequencer: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<u64, SeqError>> {
         let _ = (older_than_ms, keep_rows);
         Box::pin(async { Ok(0) })
+    }
+}
+
+impl std::fmt::Debug for dyn Deliver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deliver")
     }
 }
 

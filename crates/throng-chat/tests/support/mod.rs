@@ -19,7 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// Defaults with an ephemeral port and a short dump interval.
+/// Defaults with an ephemeral port and a dump interval out of the way (an hour).
 pub fn config() -> Config {
     let mut c = Config::with_listen("127.0.0.1:0".parse().unwrap());
     c.dump_interval = Duration::from_secs(3600);
@@ -149,4 +149,27 @@ impl Client {
 
 pub fn code(c: CloseCode) -> u16 {
     u16::from(c)
+}
+
+/// A plain HTTP/1.1 request (for the admin listener): (status, body).
+pub async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let status = buf[9..12].parse().unwrap();
+    let body = buf.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
+    (status, body)
 }

@@ -36,7 +36,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 
-use super::event::{ConnId, Event, Message, Sequenced, Snapshot};
+use super::event::{ConnId, Control, Event, Message, Sequenced, Snapshot};
 use super::now_ms;
 use super::sequencer::{
     Deliver, Health, HistoryQuery, MemberRequest, PostReceipt, PostRequest, RoomInfo, SeqError,
@@ -134,6 +134,8 @@ pub struct LocalSequencer {
     reads: Semaphore,
     max_reply_bytes: usize,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Where [`Sequencer::control`] goes (the same target as the events).
+    deliver: Arc<dyn Deliver>,
 }
 
 impl std::fmt::Debug for dyn HistoryReader {
@@ -162,6 +164,7 @@ impl LocalSequencer {
         shared.set_health(Health::Ok);
         let reader = storage.reader();
         let max_reply_bytes = cfg.max_reply_bytes;
+        let control_target = deliver.clone();
         let worker = Worker {
             rooms: Rooms::new(cfg.history, cfg.cache_bytes),
             storage,
@@ -180,6 +183,7 @@ impl LocalSequencer {
             reads: Semaphore::new(READS),
             max_reply_bytes,
             thread: Mutex::new(Some(thread)),
+            deliver: control_target,
         })
     }
 
@@ -258,6 +262,12 @@ impl Sequencer for LocalSequencer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    fn control(&self, c: Control) -> BoxFuture<'_, Result<(), SeqError>> {
+        // One node: nothing to send anywhere.
+        self.deliver.control(&c);
+        futures::future::ready(Ok(())).boxed()
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

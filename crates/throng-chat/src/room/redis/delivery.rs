@@ -10,7 +10,7 @@ use redis::{AsyncConnectionConfig, Value};
 use throng::retry::{retry, Backoff};
 
 use super::{entry, field, items, lock, text, Core, Entry, EventId};
-use crate::room::event::{ConnId, Event, Message, Sequenced};
+use crate::room::event::{ConnId, Control, DisconnectReason, Event, Message, Sequenced};
 use crate::room::sequencer::Deliver;
 
 /// How long one `XREAD` blocks.
@@ -33,7 +33,7 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
             async move { connect(&core, last).await }
         })
         .await;
-        let (mut conn, from) = match connected {
+        let (mut conn, from, closed) = match connected {
             Ok(c) => c,
             Err(e) if e.is_cancelled() => return,
             Err(e) => {
@@ -42,6 +42,13 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
             }
         };
         if last.is_none() {
+            // Where this node starts: the rooms closed before it, then every event.
+            for room in closed {
+                deliver.control(&Control::RoomClosed {
+                    room: Arc::from(room),
+                    closed: true,
+                });
+            }
             last = Some(from);
             core.applied.send_replace(from);
             core.started.send_replace(true);
@@ -76,11 +83,12 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
 }
 
 /// A dedicated connection (a blocking read must not hold up other commands), and where
-/// to read from: `last`, or the stream's end on the first connect.
+/// to read from: `last`, or the stream's end on the first connect, with the rooms closed
+/// then (read after the end, so a later change is among the events that follow).
 async fn connect(
     core: &Core,
     last: Option<EventId>,
-) -> Result<(MultiplexedConnection, EventId), redis::RedisError> {
+) -> Result<(MultiplexedConnection, EventId, Vec<String>), redis::RedisError> {
     let cfg = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(core.cfg.timeout))
         .set_response_timeout(Some(BLOCK + core.cfg.timeout));
@@ -106,11 +114,15 @@ async fn connect(
                 .and_then(entry)
                 .and_then(|e| EventId::parse(&e.0))
                 .unwrap_or_default();
-            Ok((conn, tail))
+            let closed: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(core.keys.closed_rooms())
+                .query_async(&mut conn)
+                .await?;
+            Ok((conn, tail, closed))
         }
         Some(last) => {
             check_loss(core, &mut conn, &events, last).await;
-            Ok((conn, last))
+            Ok((conn, last, Vec::new()))
         }
     }
 }
@@ -165,6 +177,13 @@ async fn xread(
 /// (bounded) for the snapshot its joiner is about to hand over.
 async fn apply(core: &Core, deliver: &dyn Deliver, e: Entry) {
     let (id, f) = e;
+    if let Some("x" | "z") = field(&f, "k") {
+        match control(&f) {
+            Some(c) => deliver.control(&c),
+            None => tracing::warn!(%id, "skipping a malformed control entry"),
+        }
+        return;
+    }
     let parsed = (|| {
         let room: Arc<str> = Arc::from(field(&f, "r")?);
         let pos: u64 = field(&f, "p")?.parse().ok()?;
@@ -215,4 +234,23 @@ async fn apply(core: &Core, deliver: &dyn Deliver, e: Entry) {
         }
     }
     deliver.deliver(&Sequenced { room, pos, event });
+}
+
+/// A control entry (`k` `x`: disconnect `n`:`c` for reason `w`; `k` `z`: room `r`
+/// closed when `v` is `1`).
+fn control(f: &[(String, String)]) -> Option<Control> {
+    match field(f, "k")? {
+        "x" => Some(Control::Disconnect {
+            conn: ConnId {
+                node: field(f, "n")?.parse().ok()?,
+                conn: field(f, "c")?.parse().ok()?,
+            },
+            reason: DisconnectReason::parse(field(f, "w")?)?,
+        }),
+        "z" => Some(Control::RoomClosed {
+            room: Arc::from(field(f, "r")?),
+            closed: field(f, "v")? == "1",
+        }),
+        _ => None,
+    }
 }

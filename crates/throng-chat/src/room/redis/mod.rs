@@ -13,9 +13,11 @@
 //! | `throng:{room}:pid:<len>:<user>:<id>` | string | a post's client id → its `seq`, expiring after the dedupe window |
 //! | `throng:events` | stream | every room event, in order: the delivery stream (`MAXLEN ~ 20 000`, [`RedisConfig::events_len`]) |
 //! | `throng:rooms` | set | rooms with members (`--max-rooms` counts these, cluster-wide) |
+//! | `throng:closed` | set | rooms an operator closed |
 //! | `throng:nodes` | zset | node → lease expiry (Redis clock, ms) |
 //! | `throng:node:<node>:rooms` | hash | room → how many of the node's connections are in it (for the reaper) |
 //! | `throng:node:<node>:names` | set | names the node's connections claimed (for the reaper) |
+//! | `throng:node:<node>:users` | hash | the node's last dump of per-user request counts, expiring after two dump intervals and a lease |
 //! | `throng:name:<folded name>` | string | the holder, `<node>:<conn>` |
 //!
 //! The prefix (`throng`) is [`RedisConfig::prefix`].
@@ -82,17 +84,27 @@
 //! connection per node can read; per-room streams or PUB/SUB with gap fill is the next
 //! step then.
 //!
+//! # Controls
+//!
+//! What one node asks of every node ([`Control`]: close a connection, close or reopen a
+//! room) is an entry in the same delivery stream (`k` `x` or `z`), so every node applies
+//! it in order and a disconnected node catches up on it. Taking a name over
+//! (`CLAIM_REPLACING`) writes the old holder's disconnect in the same script, so a proven
+//! identity that signs in on another node has its old connection closed (4001) wherever
+//! it was. Closed rooms are also kept in `throng:closed`, which a starting node reads.
+//!
 //! Not handled yet: Redis Cluster (the delivery stream and the node keys are global);
 //! events trimmed from the delivery stream before a long-disconnected node read them
-//! (counted and logged, not repaired); taking over a name held on another node does not
-//! close the old connection there.
+//! (counted and logged, not repaired; such a node's clients should reconnect).
 
 mod delivery;
 mod names;
 mod node;
 mod scripts;
+mod users;
 
 pub use names::RedisNames;
+pub use users::{ClusterUsers, RedisUsers};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,7 +120,7 @@ use tokio::sync::{oneshot, watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::event::{ConnId, Message, Snapshot};
+use super::event::{ConnId, Control, Message, Snapshot};
 use super::now_ms;
 use super::sequencer::{
     Deliver, Health, HistoryQuery, MemberRequest, PostReceipt, PostRequest, RoomInfo, SeqError,
@@ -190,6 +202,12 @@ impl Keys {
     }
     fn rooms(&self) -> String {
         format!("{}:rooms", self.prefix)
+    }
+    fn closed_rooms(&self) -> String {
+        format!("{}:closed", self.prefix)
+    }
+    fn node_users(&self, node: u64) -> String {
+        format!("{}:node:{node}:users", self.prefix)
     }
     fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
@@ -622,6 +640,11 @@ impl RedisSequencer {
         RedisNames::new(self.core.clone())
     }
 
+    /// Per-user counts on the same Redis, readable from any node.
+    pub fn users(&self) -> RedisUsers {
+        RedisUsers::new(self.core.clone())
+    }
+
     /// This node's id.
     pub fn node(&self) -> u64 {
         self.core.cfg.node
@@ -795,6 +818,50 @@ impl Sequencer for RedisSequencer {
 
     fn fenced(&self) -> bool {
         self.core.fenced.load(Ordering::Acquire)
+    }
+
+    fn control(&self, c: Control) -> BoxFuture<'_, Result<(), SeqError>> {
+        let core = self.core.clone();
+        async move {
+            core.ready().await?;
+            let events = core.keys.events();
+            let max = core.cfg.events_len;
+            let id: String = match c {
+                Control::Disconnect { conn, reason } => {
+                    core.call(|mut c| async move {
+                        redis::cmd("XADD")
+                            .arg(events)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(max)
+                            .arg("*")
+                            .arg(&["k", "x", "n"])
+                            .arg(conn.node)
+                            .arg("c")
+                            .arg(conn.conn)
+                            .arg("w")
+                            .arg(reason.as_str())
+                            .query_async(&mut c)
+                            .await
+                    })
+                    .await?
+                }
+                Control::RoomClosed { room, closed } => {
+                    let mut inv = scripts::ROOM_CLOSED.prepare_invoke();
+                    inv.key(core.keys.closed_rooms())
+                        .key(events)
+                        .arg(&*room)
+                        .arg(if closed { "1" } else { "0" })
+                        .arg(max);
+                    text(&core.script(inv).await?).unwrap_or_default()
+                }
+            };
+            match EventId::parse(&id) {
+                Some(id) => core.delivered(id).await,
+                None => Err(unavailable("unexpected reply to a control")),
+            }
+        }
+        .boxed()
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

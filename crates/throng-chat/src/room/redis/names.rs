@@ -64,8 +64,10 @@ impl Names for RedisNames {
             let mut inv = scripts::CLAIM_REPLACING.prepare_invoke();
             inv.key(core.keys.name(&folded))
                 .key(core.keys.node_names(conn.node))
+                .key(core.keys.events())
                 .arg(holder(conn))
-                .arg(&folded);
+                .arg(&folded)
+                .arg(core.cfg.events_len);
             let old = core.script(inv).await.map_err(name_error)?;
             Ok(text(&old)
                 .and_then(|s| parse_conn(&s))

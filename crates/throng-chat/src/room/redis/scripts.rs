@@ -138,14 +138,36 @@ return 1
     )
 });
 
-/// Takes a name over. KEYS: name, the node's names. ARGV: holder, folded name.
-/// Returns the previous holder, or nil.
+/// Takes a name over. KEYS: name, the node's names, events. ARGV: holder, folded
+/// name, events max length, the previous holder's node and conn are parsed from it.
+/// Returns the previous holder, or nil. When there was one (another connection), a
+/// disconnect control (`k` `x`, `n`/`c` the old holder, `w` `r`) goes into the delivery
+/// stream in the same step, so the old holder's node closes it (4001) wherever it is.
 pub static CLAIM_REPLACING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local old = redis.call('SET', KEYS[1], ARGV[1], 'GET')
 redis.call('SADD', KEYS[2], ARGV[2])
+if old and old ~= ARGV[1] then
+  local sep = string.find(old, ':', 1, true)
+  if sep then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', 'x',
+      'n', string.sub(old, 1, sep - 1), 'c', string.sub(old, sep + 1), 'w', 'r')
+  end
+end
 return old
+",
+    )
+});
+
+/// Closes or reopens a room for every node. KEYS: closed rooms, events. ARGV: room,
+/// `1` (closed) or `0`, events max length. Returns the event id.
+pub static ROOM_CLOSED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if ARGV[2] == '1' then redis.call('SADD', KEYS[1], ARGV[1])
+else redis.call('SREM', KEYS[1], ARGV[1]) end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'k', 'z', 'r', ARGV[1], 'v', ARGV[2])
 ",
     )
 });
