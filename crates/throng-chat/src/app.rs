@@ -190,6 +190,7 @@ pub fn redis_config(cfg: &Config, url: &str, node: u64) -> RedisConfig {
         max_reply_bytes: cfg.max_reply_bytes as usize,
         max_rooms: cfg.max_rooms as usize,
         lease: cfg.redis_lease,
+        events_len: cfg.redis_stream_len as usize,
         ..RedisConfig::new(url, node)
     }
 }

@@ -168,6 +168,13 @@ pub struct Config {
     #[arg(long, env = "THRONG_CHAT_REDIS_LEASE", default_value = "10s", value_parser = parse_duration)]
     pub redis_lease: Duration,
 
+    /// With `--redis`: events kept in the delivery stream, i.e. how far a node cut off
+    /// from Redis may fall behind and still catch up by itself. A node that falls
+    /// further closes its clients with 1013 so they reconnect and catch up from history.
+    #[arg(long, env = "THRONG_CHAT_REDIS_STREAM_LEN", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
+    pub redis_stream_len: u64,
+
     /// Most rooms the server holds at once; joining a new room beyond it is refused.
     #[arg(long, env = "THRONG_CHAT_MAX_ROOMS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -618,3 +618,82 @@ async fn a_node_cut_off_from_redis_fails_fast_and_recovers_without_loss() {
     n1.shutdown().await.unwrap();
     n2.shutdown().await.unwrap();
 }
+
+/// A node cut off while the other node posts more events than the delivery stream keeps
+/// (`--redis-stream-len 100`): when its path is back it cannot show its members a
+/// complete view, so it closes them with 1013; a client that reconnects to it finds
+/// every message in history and posting works with the next `seq`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_fell_behind_the_stream_closes_its_clients_to_catch_up() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let cut = Cut::start(redis.port).await;
+    let mut cfg = node_config(&redis);
+    cfg.redis_stream_len = 100;
+    let mut cut_cfg = cfg.clone();
+    cut_cfg.redis = Some(cut.url());
+    let n1 = Server::start(cut_cfg).await.expect("node starts");
+    let n2 = Server::start(cfg).await.expect("node starts");
+    let mut alice = login(&n1, "alice").await;
+    alice.join("lobby").await;
+    let mut bob = login(&n2, "bob").await;
+    bob.join("lobby").await;
+
+    cut.set_open(false);
+    const POSTS: usize = 600;
+    for i in 0..POSTS {
+        post(&mut bob, "lobby", &format!("m{i}"), &format!("p{i}")).await;
+    }
+    let mut acks = 0;
+    while acks < POSTS {
+        let v = bob.recv().await;
+        match v["type"].as_str() {
+            Some("ack") => acks += 1,
+            Some("error") => panic!("post refused: {v}"),
+            _ => {}
+        }
+    }
+    cut.set_open(true);
+
+    let (_, close) = alice.closed().await;
+    assert_eq!(close.map(|c| c.0), Some(1013), "told to start over");
+    let mut again = login(&n1, "alice2").await;
+    again.join("lobby").await;
+    // Page back through history (a reply is bounded) to the first message.
+    let mut all: Vec<u64> = Vec::new();
+    let mut before: Option<u64> = None;
+    loop {
+        let mut req = json!({"type": "history", "room": "lobby", "limit": 1000});
+        if let Some(b) = before {
+            req["before"] = json!(b);
+        }
+        again.send(req).await;
+        let h = again.recv_type("history").await;
+        let page = seqs(h["messages"].as_array().unwrap());
+        if page.is_empty() {
+            break;
+        }
+        before = page.first().copied();
+        all.splice(0..0, page);
+    }
+    assert_eq!(
+        all,
+        (1..=POSTS as u64).collect::<Vec<_>>(),
+        "every message is in history"
+    );
+    post(&mut again, "lobby", "after", "a").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seq = loop {
+        let r = answer(&mut again, "a", &mut Vec::new()).await;
+        if r["type"] == "ack" {
+            break r["seq"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "posting works again: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        post(&mut again, "lobby", "after", "a").await;
+    };
+    assert_eq!(seq, POSTS as u64 + 1);
+    n1.shutdown().await.unwrap();
+    n2.shutdown().await.unwrap();
+}

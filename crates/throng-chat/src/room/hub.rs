@@ -7,6 +7,11 @@
 //! member delays another. A join of a local connection queues its `joined` reply (members
 //! and history from the event's snapshot) before any later event of the room, so the
 //! joiner misses nothing and sees nothing twice.
+//!
+//! Every room event carries the room's position; a position that skips ahead means this
+//! node never got some of the room's events (a shared log trimmed them while the node was
+//! cut off), so the room's members here are closed with 1013 "try again later" and catch
+//! up from history when they reconnect: a hole is never shown as a complete view.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::metrics::Metrics;
 use crate::outbox::{Command, Outbox};
 use crate::protocol;
-use crate::protocol::{CLOSE_KICKED, CLOSE_REPLACED};
+use crate::protocol::{CLOSE_KICKED, CLOSE_REPLACED, CLOSE_TRY_AGAIN};
 use crate::room::event::{Control, DisconnectReason, Event, Sequenced};
 use crate::room::sequencer::Deliver;
 
@@ -110,6 +115,17 @@ impl Hub {
 }
 
 impl Deliver for Hub {
+    fn missed(&self) {
+        let outs = self.outboxes();
+        tracing::error!(
+            clients = outs.len(),
+            "this node missed room events: closing every client with 1013 so it reconnects and catches up"
+        );
+        for out in outs {
+            out.close(CLOSE_TRY_AGAIN);
+        }
+    }
+
     fn control(&self, c: &Control) {
         match c {
             Control::Disconnect { conn, reason } => {
@@ -148,6 +164,13 @@ impl Deliver for Hub {
             if ev.pos != room.pos + 1 {
                 self.metrics.delivery_gaps.inc();
                 tracing::warn!(room = %ev.room, expected = room.pos + 1, got = ev.pos, "room events out of order");
+                if ev.pos > room.pos + 1 {
+                    // Events of this room never reached this node: its members here have
+                    // a hole. They start over (1013) and catch up from history.
+                    for out in room.local.values() {
+                        out.close(CLOSE_TRY_AGAIN);
+                    }
+                }
             }
             room.pos = ev.pos;
         }
@@ -223,5 +246,62 @@ impl Deliver for Hub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::CLOSE_TRY_AGAIN;
+    use crate::room::event::{ConnId, Message, Snapshot};
+
+    fn msg(room: &Arc<str>, pos: u64) -> Sequenced {
+        Sequenced {
+            room: room.clone(),
+            pos,
+            event: Event::Message(Arc::new(Message {
+                room: room.clone(),
+                seq: pos,
+                from: Arc::from("bob"),
+                text: Arc::from("hi"),
+                ts: 0,
+            })),
+        }
+    }
+
+    #[test]
+    fn a_room_whose_events_skip_ahead_closes_its_members_here_to_start_over() {
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(1, metrics.clone());
+        let (out, _rx) = Outbox::new(100, 1 << 20, metrics.clone());
+        hub.attach(7, out.clone());
+        let room: Arc<str> = Arc::from("lobby");
+        hub.deliver(&Sequenced {
+            room: room.clone(),
+            pos: 1,
+            event: Event::Join {
+                user: Arc::from("alice"),
+                conn: ConnId { node: 1, conn: 7 },
+                snapshot: Some(Arc::new(Snapshot::default())),
+            },
+        });
+        hub.deliver(&msg(&room, 2));
+        assert!(!out.is_closing(), "in order: nothing happens");
+        hub.deliver(&msg(&room, 5));
+        assert_eq!(out.close_reason(), Some(CLOSE_TRY_AGAIN));
+        assert_eq!(metrics.delivery_gaps.get(), 1);
+    }
+
+    #[test]
+    fn missed_events_close_every_client_here() {
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(1, metrics.clone());
+        let (a, _ra) = Outbox::new(10, 1 << 20, metrics.clone());
+        let (b, _rb) = Outbox::new(10, 1 << 20, metrics.clone());
+        hub.attach(1, a.clone());
+        hub.attach(2, b.clone());
+        hub.missed();
+        assert_eq!(a.close_reason(), Some(CLOSE_TRY_AGAIN));
+        assert_eq!(b.close_reason(), Some(CLOSE_TRY_AGAIN));
     }
 }

@@ -54,6 +54,12 @@ pub trait Deliver: Send + Sync + 'static {
     fn control(&self, c: &Control) {
         let _ = c;
     }
+
+    /// Events meant for this node were lost before it could apply them (a shared log
+    /// trimmed them while the node was cut off): its view of its rooms is stale. The
+    /// target must have its connections start over (the hub closes them with 1013, so
+    /// they reconnect and catch up from history). The default ignores it.
+    fn missed(&self) {}
 }
 
 /// A post to sequence.

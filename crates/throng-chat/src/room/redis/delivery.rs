@@ -53,6 +53,10 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
             core.applied.send_replace(from);
             core.started.send_replace(true);
         }
+        if core.missed.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            // What is still in the stream is applied as usual; the clients start over.
+            deliver.missed();
+        }
         core.set_delivery_error(None);
         let mut at = last.unwrap_or(from);
         loop {
@@ -121,21 +125,30 @@ async fn connect(
             Ok((conn, tail, closed))
         }
         Some(last) => {
-            check_loss(core, &mut conn, &events, last).await;
+            if check_loss(core, &mut conn, &events, last).await {
+                core.missed
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
             Ok((conn, last, Vec::new()))
         }
     }
 }
 
-/// Counts (and logs) events trimmed from the stream before this node read them.
-async fn check_loss(core: &Core, conn: &mut MultiplexedConnection, events: &str, last: EventId) {
+/// Counts (and logs) events trimmed from the stream before this node read them; `true`
+/// if there were any.
+async fn check_loss(
+    core: &Core,
+    conn: &mut MultiplexedConnection,
+    events: &str,
+    last: EventId,
+) -> bool {
     let info: Result<Value, _> = redis::cmd("XINFO")
         .arg("STREAM")
         .arg(events)
         .query_async(conn)
         .await;
     let Ok(info) = info else {
-        return; // no stream yet: nothing was trimmed
+        return false; // no stream yet: nothing was trimmed
     };
     let mut kv = items(info).into_iter();
     while let (Some(k), Some(v)) = (kv.next(), kv.next()) {
@@ -144,10 +157,12 @@ async fn check_loss(core: &Core, conn: &mut MultiplexedConnection, events: &str,
                 if deleted > last {
                     core.metrics.delivery_gaps.inc();
                     tracing::error!(%last, %deleted, "events were trimmed from the delivery stream before this node read them");
+                    return true;
                 }
             }
         }
     }
+    false
 }
 
 async fn xread(

@@ -93,9 +93,16 @@
 //! identity that signs in on another node has its old connection closed (4001) wherever
 //! it was. Closed rooms are also kept in `throng:closed`, which a starting node reads.
 //!
-//! Not handled yet: Redis Cluster (the delivery stream and the node keys are global);
-//! events trimmed from the delivery stream before a long-disconnected node read them
-//! (counted and logged, not repaired; such a node's clients should reconnect).
+//! # A node that fell too far behind
+//!
+//! When a node reconnects and finds that the stream was trimmed past the last event it
+//! applied (`max-deleted-entry-id`; it was cut off for longer than
+//! `--redis-stream-len` events), it counts the gap (`delivery_gaps`) and tells its
+//! [`Deliver`] target ([`Deliver::missed`]): the hub closes every client with 1013 "try
+//! again later", and the clients reconnect and catch up from history by `seq`, so a
+//! member misses nothing even then.
+//!
+//! Not handled yet: Redis Cluster (the delivery stream and the node keys are global).
 
 mod delivery;
 mod names;
@@ -354,6 +361,8 @@ struct Core {
     next_token: AtomicU64,
     closed: AtomicBool,
     fenced: AtomicBool,
+    /// Set by the delivery task when events were trimmed before it read them.
+    missed: AtomicBool,
     /// Set by [`RedisSequencer::stop_heartbeat`].
     heartbeat_stopped: AtomicBool,
     /// Why the last command failed, until one succeeds.
@@ -620,6 +629,7 @@ impl RedisSequencer {
             next_token: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
+            missed: AtomicBool::new(false),
             heartbeat_stopped: AtomicBool::new(false),
             store_error: Mutex::new(None),
             delivery_error: Mutex::new(Some("not connected yet".into())),
