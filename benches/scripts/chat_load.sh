@@ -7,7 +7,11 @@
 # - saturation: one room of 1,000 members; the offered post rate steps up (RATES) until
 #   p99 delivery latency > 50 ms, a slow-consumer close, an error, a lost delivery, or the
 #   generator failing to offer the rate. The saturation rate is the highest passing step.
-#   Both servers, same run; each step on a fresh server process.
+#   Both servers, same run; each step on a fresh server process. PAST_FAIL more steps
+#   run after the first failure (for the chart; they do not change the verdict). Every
+#   step is a row of saturation.csv (offered and achieved rate, p50, p99, max, lost,
+#   duplicates, closes, generator CPU per frame, server CPU) and the run ends with
+#   saturation.svg, p50 and p99 against offered rate for every server (chat_chart).
 # - idle: 10,000 connections (hello + join one of 100 rooms), held; server RSS before and
 #   with all held (VmRSS), KiB per connection. Target for throng-chat: <= 16.
 # - mixed: 100 rooms x 100 members (10,000 connections) for 60 s at MIXED_RATE posts/s
@@ -23,15 +27,19 @@
 # connection comes from 127.0.0.1 but stands for a user of its own; each connection keeps
 # its default per-client budgets). Saturation and idle use --memory (the baseline keeps no
 # history either, so both do the same work); mixed uses the default durable history
-# (SQLite in a temporary data dir). DURABLE=1 makes saturation durable too.
+# (SQLite in a temporary data dir). DURABLE=1 makes saturation durable too; or name
+# `throng-durable` in SERVERS to run both in one go (SERVERS="throng throng-durable
+# baseline").
 #
 # Knobs (environment): RATES, STEP_SECS (10), WARMUP_SECS (2), MIXED_SECS (60),
 # MIXED_RATE (500), MIXED_POSTERS (1000), IDLE_CONNS (10000), SERVER_CPU (0),
-# LOAD_CPU (1), SERVERS ("throng baseline"), CARGO_TARGET_DIR.
+# LOAD_CPU (1), SERVERS ("throng baseline"), PAST_FAIL (1), SAMPLE (1: every member
+# times its deliveries; N: one in N), CHART (also copy saturation.svg there),
+# CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-RATES=${RATES:-"25 50 100 150 200 250 300 400 500 600 800 1000 1200 1600 2000"}
+RATES=${RATES:-"10 25 50 100 150 200 250 300 400 500 600 800 1000 1200 1600 2000"}
 STEP_SECS=${STEP_SECS:-10}
 WARMUP_SECS=${WARMUP_SECS:-2}
 MIXED_SECS=${MIXED_SECS:-60}
@@ -41,6 +49,9 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SERVERS=${SERVERS:-"throng baseline"}
+PAST_FAIL=${PAST_FAIL:-1}
+SAMPLE=${SAMPLE:-1}
+CHART=${CHART:-}
 P99_LIMIT_US=50000
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=$TARGET/release
@@ -54,7 +65,7 @@ say() { printf '%s\n' "$*" >&2; }
 
 build() {
   say "==> building release binaries (once)"
-  cargo build --release -q -p throng-chat -p throng-benches --bin chat_load --bin chat_baseline --bin throng-chat
+  cargo build --release -q -p throng-chat -p throng-benches --bin chat_load --bin chat_baseline --bin chat_chart --bin throng-chat
 }
 
 command -v jq >/dev/null || { say "needs jq (apt-get install jq)"; exit 2; }
@@ -80,11 +91,14 @@ free_port() {
     echo $((20000 + RANDOM % 20000))
 }
 
-# start_server throng|baseline [durable]: sets SERVER_PID and PORT.
+# start_server throng|throng-durable|baseline [durable]: sets SERVER_PID and PORT.
 start_server() {
   local kind=$1 durable=${2:-}
   PORT=$(free_port)
   pin "$SERVER_CPU"
+  if [ "$kind" = throng-durable ]; then
+    kind=throng durable=durable
+  fi
   case $kind in
     throng)
       local store=(--memory)
@@ -131,7 +145,7 @@ load() {
   local name=$1
   shift
   pin "$LOAD_CPU"
-  "${PIN[@]}" "$BIN/chat_load" --url "ws://127.0.0.1:$PORT/ws" --json "$@" \
+  "${PIN[@]}" "$BIN/chat_load" --url "ws://127.0.0.1:$PORT/ws" --json --sample "$SAMPLE" "$@" \
     >"$LOGS/$name.out" 2>"$LOGS/$name.err" || true
   tail -n 1 "$LOGS/$name.out"
 }
@@ -143,16 +157,28 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
 row() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
+# label KIND: the server's name in the CSV and the chart.
+label() {
+  case $1 in
+    throng) if [ -n "${DURABLE:-}" ]; then echo "throng-chat durable"; else echo "throng-chat memory"; fi ;;
+    throng-durable) echo "throng-chat durable" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 saturation() {
+  local csv=$LOGS/saturation.csv
+  echo "server,offered,sent_per_sec,delivered_per_sec,p50_ms,p99_ms,p999_ms,max_ms,ack_p50_ms,ack_p99_ms,lost,seq_gaps,seq_dups,errors,slow_closes,other_closes,server_cpu_pct,generator_cpu_pct,generator_us_per_frame,pass" >"$csv"
   row ""
-  row "### saturation: 1 room x 1,000 members, ${STEP_SECS} s per step (+${WARMUP_SECS} s warmup)"
+  row "### saturation: 1 room x 1,000 members, ${STEP_SECS} s per step (+${WARMUP_SECS} s warmup), latency timed on 1 member in ${SAMPLE}"
   row ""
-  row "| server | offered posts/s | sent/s | delivered msg/s | p50 ms | p99 ms | p999 ms | max ms | ack p50 ms | ack p99 ms | errors | slow closes | other closes | lost | server CPU % | generator CPU % | pass |"
-  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  row "| server | offered posts/s | sent/s | delivered msg/s | p50 ms | p99 ms | p999 ms | max ms | ack p50 ms | ack p99 ms | errors | slow closes | other closes | lost | seq gaps/dups | server CPU % | generator CPU % | generator µs/frame | pass |"
+  row "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   local kind
   declare -gA SAT
   for kind in $SERVERS; do
     SAT[$kind]=0
+    local failed=0 past=0
     for rate in $RATES; do
       start_server "$kind" "${DURABLE:+durable}"
       local j
@@ -163,22 +189,32 @@ saturation() {
         row "| $kind | $rate | generator failed, see $LOGS/sat-$kind-$rate.err |"
         break
       fi
-      local sent_ps delivered_ps p50 p99 p999 max ack_p50 ack_p99 errors slow other held expected delivered lost pass=yes
+      local sent_ps delivered_ps p50 p99 p999 max ack_p50 ack_p99 errors slow other held expected delivered lost gaps dups per_frame pass=yes
       sent_ps=$(field "$j" sent_per_sec)
       delivered_ps=$(field "$j" delivered_per_sec)
       p50=$(field "$j" p50_us) p99=$(field "$j" p99_us) p999=$(field "$j" p999_us) max=$(field "$j" max_us)
       ack_p50=$(field "$j" ack_p50_us) ack_p99=$(field "$j" ack_p99_us)
       errors=$(sum_map "$j" errors) slow=$(field "$j" slow_closes) other=$(sum_map "$j" other_closes)
       held=$(field "$j" held) expected=$(field "$j" expected) delivered=$(field "$j" delivered)
+      gaps=$(field "$j" seq_gaps) dups=$(field "$j" seq_dups)
+      per_frame=$(printf %.2f "$(field "$j" generator_cpu_us_per_frame)")
       lost=$((expected - delivered))
       if [ "$p99" -gt "$P99_LIMIT_US" ] || [ "$slow" -ne 0 ] || [ "$errors" -ne 0 ] ||
         [ "$other" -ne 0 ] || [ "$lost" -ne 0 ] || [ "$held" -ne 1000 ] ||
+        [ "$gaps" -ne 0 ] || [ "$dups" -ne 0 ] ||
         awk -v s="$sent_ps" -v r="$rate" 'BEGIN { exit !(s < 0.95 * r) }'; then
         pass=no
       fi
-      row "| $kind | $rate | $(printf %.0f "$sent_ps") | $(printf %.0f "$delivered_ps") | $(ms "$p50") | $(ms "$p99") | $(ms "$p999") | $(ms "$max") | $(ms "$ack_p50") | $(ms "$ack_p99") | $errors | $slow | $other | $lost | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $pass |"
-      if [ "$pass" = no ]; then break; fi
-      SAT[$kind]=$rate
+      row "| $kind | $rate | $(printf %.0f "$sent_ps") | $(printf %.0f "$delivered_ps") | $(ms "$p50") | $(ms "$p99") | $(ms "$p999") | $(ms "$max") | $(ms "$ack_p50") | $(ms "$ack_p99") | $errors | $slow | $other | $lost | $gaps/$dups | $(printf %.0f "$(field "$j" server_cpu_pct)") | $(printf %.0f "$(field "$j" generator_cpu_pct)") | $per_frame | $pass |"
+      echo "$(label "$kind"),$rate,$(printf %.1f "$sent_ps"),$(printf %.0f "$delivered_ps"),$(ms "$p50"),$(ms "$p99"),$(ms "$p999"),$(ms "$max"),$(ms "$ack_p50"),$(ms "$ack_p99"),$lost,$gaps,$dups,$errors,$slow,$other,$(printf %.0f "$(field "$j" server_cpu_pct)"),$(printf %.0f "$(field "$j" generator_cpu_pct)"),$per_frame,$pass" >>"$csv"
+      if [ "$failed" = 1 ]; then
+        past=$((past + 1))
+      elif [ "$pass" = no ]; then
+        failed=1
+      else
+        SAT[$kind]=$rate
+      fi
+      if [ "$failed" = 1 ] && [ "$past" -ge "$PAST_FAIL" ]; then break; fi
     done
   done
   row ""
@@ -186,6 +222,15 @@ saturation() {
   if [ -n "${SAT[throng]:-}" ] && [ -n "${SAT[baseline]:-}" ] && [ "${SAT[baseline]}" -gt 0 ]; then
     row "ratio throng/baseline: $(awk -v a="${SAT[throng]}" -v b="${SAT[baseline]}" 'BEGIN { printf "%.2f", a / b }')"
   fi
+  "$BIN/chat_chart" --out "$LOGS/saturation.svg" \
+    --title "1 room x 1,000 members: delivery latency against offered rate ($(date -u +%Y-%m-%d), $(nproc) CPUs, server and generator one core each)" \
+    "$csv" || say "chat_chart failed"
+  if [ -n "$CHART" ] && [ -f "$LOGS/saturation.svg" ]; then
+    mkdir -p "$(dirname "$CHART")"
+    cp "$LOGS/saturation.svg" "$CHART"
+  fi
+  row ""
+  row "per-step CSV: $csv; chart: $LOGS/saturation.svg${CHART:+ (copied to $CHART)}"
 }
 
 idle() {
@@ -221,6 +266,7 @@ mixed() {
     errors=$(sum_map "$j" errors) slow=$(field "$j" slow_closes) other=$(sum_map "$j" other_closes)
     lost=$(($(field "$j" expected) - $(field "$j" delivered)))
     if [ "$errors" -ne 0 ] || [ "$slow" -ne 0 ] || [ "$other" -ne 0 ] || [ "$lost" -ne 0 ] ||
+      [ "$(field "$j" seq_gaps)" -ne 0 ] || [ "$(field "$j" seq_dups)" -ne 0 ] ||
       [ "$(field "$j" held)" -ne 10000 ]; then
       pass=no
     fi

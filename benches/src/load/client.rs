@@ -1,23 +1,19 @@
-//! One simulated user: connect, `hello`, `join` one room, then read every frame (timing
-//! each `message` against the send stamp in its text, and each `ack` against the same
-//! stamp in its `id`) and, for posters, post on a fixed schedule until the run ends.
+//! One simulated user's start: connect (TCP, from a chosen source address if asked), the
+//! WebSocket upgrade written by hand, `hello`, `join` one room. Then the socket goes to a
+//! [`reactor`](super::reactor) thread, which reads its frames and, for posters, posts on
+//! schedule until the run ends. Also the state every connection shares.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::watch;
-use tokio::time::{Interval, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
 
 use super::stats::{ConnStats, Events, Latency};
+use super::wire::{self, opcode};
 
 /// Longest a connect, `hello` or `join` may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -67,11 +63,13 @@ impl Shared {
         self.ns(Instant::now())
     }
 
-    fn ns(&self, t: Instant) -> u64 {
+    /// Nanoseconds from `base` to `t`.
+    pub fn ns(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.base).as_nanos() as u64
     }
 
-    fn in_window(&self, stamp: u64) -> bool {
+    /// Whether a post stamped `stamp` is counted and timed.
+    pub fn in_window(&self, stamp: u64) -> bool {
         stamp >= self.window_start.load(Relaxed) && stamp < self.window_end.load(Relaxed)
     }
 }
@@ -87,6 +85,8 @@ impl Default for Shared {
 pub struct Spec {
     /// Index among all connections (picks the histogram shard).
     pub index: usize,
+    /// Times the deliveries it receives (`--sample`); otherwise it counts and checks them.
+    pub sample: bool,
     pub name: String,
     pub room: String,
     /// For a poster: its period and its first post's offset from the posting start.
@@ -104,117 +104,30 @@ pub struct Conn {
     pub held: AtomicBool,
 }
 
-type Ws = WebSocketStream<TcpStream>;
-
-/// Runs one connection until the phase is `Done` or the server closes it.
-pub async fn run(
-    spec: Spec,
-    addr: SocketAddr,
-    url: Arc<str>,
-    shared: Arc<Shared>,
-    conn: Arc<Conn>,
-    mut phase: watch::Receiver<Phase>,
-) {
-    let mut ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, open(&spec, addr, &url)).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(why)) => return shared.events.connect_failed(why),
-        Err(_) => return shared.events.connect_failed("handshake timed out".into()),
-    };
-    conn.held.store(true, Relaxed);
-    let text_pad = "x".repeat(spec.pad);
-    let mut ticker: Option<Interval> = None;
-    let mut next_id = 0u64;
-    // A phase already past `Connecting` (a slow connect) is acted on at once.
-    let mut act_on_phase = *phase.borrow_and_update() != Phase::Connecting;
-    loop {
-        if act_on_phase {
-            act_on_phase = false;
-            let now = *phase.borrow_and_update();
-            match now {
-                Phase::Connecting => {}
-                Phase::Posting { start } => {
-                    if let Some((period, offset)) = spec.post {
-                        let first = tokio::time::Instant::from_std(start + offset);
-                        let mut iv = tokio::time::interval_at(first, period);
-                        // Burst: posts that fell due while this task was late are still
-                        // sent, so the offered rate holds (open loop) and the lateness
-                        // shows up in the latency of those posts (they carry their
-                        // scheduled time), instead of silently lowering the load.
-                        iv.set_missed_tick_behavior(MissedTickBehavior::Burst);
-                        ticker = Some(iv);
-                    }
-                }
-                Phase::Draining => ticker = None,
-                Phase::Done => {
-                    let close = CloseFrame {
-                        code: CloseCode::Normal,
-                        reason: "done".into(),
-                    };
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(2), ws.close(Some(close))).await;
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            changed = phase.changed() => {
-                if changed.is_err() {
-                    break; // the run is gone
-                }
-                act_on_phase = true;
-            }
-            scheduled = tick(&mut ticker), if ticker.is_some() => {
-                let stamp = shared.ns(scheduled.into_std());
-                next_id += 1;
-                // The id carries the stamp too, so the ack can be timed without a table
-                // of posts in flight; the counter keeps ids unique.
-                let frame = format!(
-                    r#"{{"type":"post","room":"{}","text":"t={stamp} {text_pad}","id":"t{stamp}-{next_id}"}}"#,
-                    spec.room
-                );
-                if ws.send(Message::text(frame)).await.is_err() {
-                    lost(&shared, &phase, 0);
-                    break;
-                }
-                conn.stats.sent.fetch_add(1, Relaxed);
-                if shared.in_window(stamp) {
-                    conn.stats.sent_window.fetch_add(1, Relaxed);
-                }
-            }
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(t))) => on_text(&spec, &shared, &conn.stats, t.as_str()),
-                Some(Ok(Message::Close(f))) => {
-                    lost(&shared, &phase, f.map_or(0, |f| u16::from(f.code)));
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => {
-                    lost(&shared, &phase, 0);
-                    break;
-                }
-            },
-        }
-    }
-    conn.held.store(false, Relaxed);
+/// A joined connection, ready for a reactor.
+#[derive(Debug)]
+pub struct Opened {
+    /// The socket (non-blocking).
+    pub stream: std::net::TcpStream,
+    /// Bytes read after the `joined` frame: the start of the frames that follow it.
+    pub leftover: Vec<u8>,
 }
 
-async fn tick(ticker: &mut Option<Interval>) -> tokio::time::Instant {
-    match ticker {
-        Some(iv) => iv.tick().await,
-        None => std::future::pending().await,
+/// Connects, upgrades, says hello and joins, within 15 s; any refusal
+/// is an error with the server's words.
+///
+/// # Errors
+///
+/// Why the connection could not be opened.
+pub async fn open(spec: &Spec, addr: SocketAddr, url: &str) -> Result<Opened, String> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, open_now(spec, addr, url)).await {
+        Ok(r) => r,
+        Err(_) => Err("handshake timed out".into()),
     }
 }
 
-/// Counts a close that the run did not ask for.
-fn lost(shared: &Shared, phase: &watch::Receiver<Phase>, code: u16) {
-    if *phase.borrow() != Phase::Done {
-        shared.events.closed(code);
-    }
-}
-
-/// Connects, says hello and joins; any refusal is an error with the server's words.
-async fn open(spec: &Spec, addr: SocketAddr, url: &str) -> Result<Ws, String> {
-    let tcp = match spec.source {
+async fn open_now(spec: &Spec, addr: SocketAddr, url: &str) -> Result<Opened, String> {
+    let mut tcp = match spec.source {
         Some(ip) => {
             let sock = if ip.is_ipv4() {
                 TcpSocket::new_v4()
@@ -230,168 +143,100 @@ async fn open(spec: &Spec, addr: SocketAddr, url: &str) -> Result<Ws, String> {
     }
     .map_err(|e| format!("connect {addr}: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    // Small buffers: tungstenite's default 128 KiB read buffer times 10,000 connections
-    // would be more than a gigabyte in the generator alone.
-    let cfg = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(cfg))
+
+    let uri: tokio_tungstenite::tungstenite::http::Uri =
+        url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
+    let host = uri
+        .authority()
+        .map_or_else(|| addr.to_string(), |a| a.to_string());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let key = generate_key();
+    tcp.write_all(wire::upgrade_request(&host, path, &key).as_bytes())
         .await
-        .map_err(|e| format!("upgrade: {e}"))?;
-    send(
-        &mut ws,
-        format!(r#"{{"type":"hello","name":"{}"}}"#, spec.name),
-    )
-    .await?;
-    expect(&mut ws, "welcome").await?;
-    send(
-        &mut ws,
-        format!(r#"{{"type":"join","room":"{}"}}"#, spec.room),
-    )
-    .await?;
-    expect(&mut ws, "joined").await?;
-    Ok(ws)
+        .map_err(|e| format!("send upgrade: {e}"))?;
+    let mut buf = Vec::with_capacity(1024);
+    let end = loop {
+        if let Some(end) = wire::head_end(&buf) {
+            break end;
+        }
+        if buf.len() > 16 * 1024 {
+            return Err("upgrade: response head over 16 KiB".into());
+        }
+        read_more(&mut tcp, &mut buf, "upgrade").await?;
+    };
+    wire::check_upgrade(&buf[..end], &derive_accept_key(key.as_bytes()))?;
+    buf.drain(..end);
+
+    let hello = format!(r#"{{"type":"hello","name":"{}"}}"#, spec.name);
+    send(&mut tcp, hello.as_bytes()).await?;
+    expect(&mut tcp, &mut buf, "welcome").await?;
+    let join = format!(r#"{{"type":"join","room":"{}"}}"#, spec.room);
+    send(&mut tcp, join.as_bytes()).await?;
+    expect(&mut tcp, &mut buf, "joined").await?;
+    let stream = tcp.into_std().map_err(|e| format!("into_std: {e}"))?;
+    Ok(Opened {
+        stream,
+        leftover: buf,
+    })
 }
 
-async fn send(ws: &mut Ws, frame: String) -> Result<(), String> {
-    ws.send(Message::text(frame))
+async fn read_more(tcp: &mut TcpStream, buf: &mut Vec<u8>, during: &str) -> Result<(), String> {
+    let mut chunk = [0u8; 4096];
+    match tcp.read(&mut chunk).await {
+        Ok(0) => Err(format!("{during}: connection closed")),
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+        Err(e) => Err(format!("{during}: {e}")),
+    }
+}
+
+async fn send(tcp: &mut TcpStream, json: &[u8]) -> Result<(), String> {
+    let mut frame = Vec::with_capacity(json.len() + 14);
+    wire::push_frame(&mut frame, opcode::TEXT, json);
+    tcp.write_all(&frame)
         .await
         .map_err(|e| format!("send: {e}"))
 }
 
-/// Reads until a frame of type `kind`, skipping presence and other events; an `error`
-/// or a close first is a failure.
-async fn expect(ws: &mut Ws, kind: &str) -> Result<(), String> {
+/// Reads frames until a text frame of type `kind` (leaving what follows it in `buf`),
+/// skipping presence and other events; an `error` or a close first is a failure.
+async fn expect(tcp: &mut TcpStream, buf: &mut Vec<u8>, kind: &str) -> Result<(), String> {
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => {
-                let v: serde_json::Value =
-                    serde_json::from_str(t.as_str()).map_err(|e| format!("bad JSON: {e}"))?;
+        let parsed = wire::parse_frame(buf).map_err(|e| format!("before {kind}: {e}"))?;
+        let Some((frame, used)) = parsed else {
+            read_more(tcp, buf, kind).await?;
+            continue;
+        };
+        let done = match frame.opcode {
+            opcode::TEXT if frame.fin => {
+                let v: serde_json::Value = serde_json::from_slice(frame.payload)
+                    .map_err(|e| format!("bad JSON before {kind}: {e}"))?;
                 match v["type"].as_str() {
-                    Some(k) if k == kind => return Ok(()),
+                    Some(k) if k == kind => true,
                     Some("error") => return Err(format!("error before {kind}: {v}")),
-                    _ => {}
+                    _ => false,
                 }
             }
-            Some(Ok(Message::Close(f))) => return Err(format!("closed before {kind}: {f:?}")),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(format!("read: {e}")),
-            None => return Err(format!("closed before {kind}")),
-        }
-    }
-}
-
-/// The opening of a `message` frame as both servers write it (fields in protocol order).
-const MESSAGE_PREFIX: &str = r#"{"type":"message""#;
-/// Where the send stamp starts inside a generator post's `message` frame.
-const STAMP_MARK: &str = r#""text":"t="#;
-/// The opening of an `ack` frame as both servers write it (`type` first).
-const ACK_PREFIX: &str = r#"{"type":"ack""#;
-/// Where the post's id starts inside an `ack` frame.
-const ID_MARK: &str = r#""id":""#;
-
-/// Handles one text frame after the join. `message` and `ack` frames take a fast path (no
-/// JSON tree: this runs once per delivery, hundreds of thousands of times a second, and
-/// once per post); the rare rest is parsed properly.
-fn on_text(spec: &Spec, shared: &Shared, stats: &ConnStats, text: &str) {
-    if text.starts_with(MESSAGE_PREFIX) {
-        if let Some(stamp) = stamp_of(text) {
-            stats.delivered.fetch_add(1, Relaxed);
-            if shared.in_window(stamp) {
-                stats.delivered_window.fetch_add(1, Relaxed);
-                let micros = shared.now_ns().saturating_sub(stamp) / 1_000;
-                shared.latency.record(spec.index, micros);
+            opcode::CLOSE => {
+                let code = wire::close_code(frame.payload);
+                let reason = String::from_utf8_lossy(frame.payload.get(2..).unwrap_or_default());
+                return Err(format!("closed before {kind}: {code} {reason}"));
             }
-            return;
+            opcode::PING => {
+                let mut pong = Vec::new();
+                wire::push_frame(&mut pong, opcode::PONG, frame.payload);
+                tcp.write_all(&pong)
+                    .await
+                    .map_err(|e| format!("send: {e}"))?;
+                false
+            }
+            _ => false,
+        };
+        buf.drain(..used);
+        if done {
+            return Ok(());
         }
-    }
-    if text.starts_with(ACK_PREFIX) {
-        if let Some(id) = ack_id_of(text) {
-            return on_ack(spec, shared, stats, id);
-        }
-    }
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-        return shared.events.error("unparsable_frame");
-    };
-    match v["type"].as_str() {
-        Some("ack") => on_ack(spec, shared, stats, v["id"].as_str().unwrap_or_default()),
-        Some("error") => shared
-            .events
-            .error(v["code"].as_str().unwrap_or("error_without_code")),
-        Some("message") => {
-            // Not from this generator (or written differently): delivered, not timed.
-            stats.delivered.fetch_add(1, Relaxed);
-        }
-        _ => {} // presence, pong, bye: nothing to count
-    }
-}
-
-/// Counts an ack and, when its id is one of this generator's and inside the window,
-/// times it against the stamp in the id.
-fn on_ack(spec: &Spec, shared: &Shared, stats: &ConnStats, id: &str) {
-    stats.acks.fetch_add(1, Relaxed);
-    if let Some(stamp) = id_stamp(id) {
-        if shared.in_window(stamp) {
-            stats.acks_window.fetch_add(1, Relaxed);
-            let micros = shared.now_ns().saturating_sub(stamp) / 1_000;
-            shared.ack_latency.record(spec.index, micros);
-        }
-    }
-}
-
-/// The `t=<ns>` stamp in a `message` frame's text, if there is one.
-pub fn stamp_of(frame: &str) -> Option<u64> {
-    let at = frame.find(STAMP_MARK)? + STAMP_MARK.len();
-    leading_number(&frame[at..]).map(|(n, _)| n)
-}
-
-/// The id in an `ack` frame (up to the next quote: the generator's ids have no escapes).
-pub fn ack_id_of(frame: &str) -> Option<&str> {
-    let at = frame.find(ID_MARK)? + ID_MARK.len();
-    let rest = &frame[at..];
-    rest.find('"').map(|end| &rest[..end])
-}
-
-/// The stamp in a generator post id, `t<ns>-<counter>`.
-pub fn id_stamp(id: &str) -> Option<u64> {
-    match leading_number(id.strip_prefix('t')?)? {
-        (n, rest) if rest.starts_with('-') => Some(n),
-        _ => None,
-    }
-}
-
-/// The decimal number `s` starts with, and what follows it.
-fn leading_number(s: &str) -> Option<(u64, &str)> {
-    let end = s
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(s.len());
-    Some((s[..end].parse().ok()?, &s[end..]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stamps_are_found_in_message_frames() {
-        let f = r#"{"type":"message","room":"r","from":"u1","text":"t=123456 xx","seq":1,"ts":5}"#;
-        assert!(f.starts_with(MESSAGE_PREFIX));
-        assert_eq!(stamp_of(f), Some(123_456));
-        assert_eq!(stamp_of(r#"{"type":"message","text":"hello"}"#), None);
-        assert_eq!(stamp_of(r#"{"type":"message","text":"t="}"#), None);
-    }
-
-    #[test]
-    fn stamps_are_found_in_ack_ids() {
-        let f = r#"{"type":"ack","id":"t123456-7","seq":3}"#;
-        assert!(f.starts_with(ACK_PREFIX));
-        assert_eq!(ack_id_of(f), Some("t123456-7"));
-        assert_eq!(ack_id_of(f).and_then(id_stamp), Some(123_456));
-        assert_eq!(id_stamp("7"), None);
-        assert_eq!(id_stamp("t-7"), None);
-        assert_eq!(id_stamp("t123"), None);
-        assert_eq!(id_stamp("x123-1"), None);
-        assert_eq!(ack_id_of(r#"{"type":"ack","seq":3}"#), None);
     }
 }

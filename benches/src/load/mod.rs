@@ -2,10 +2,13 @@
 //! same subset): N connections over R rooms, posts at a target rate, end-to-end latency
 //! and post -> ack latency in HDR histograms.
 //!
-//! - [`client`]: one simulated user (connect, hello, join, read, post on a schedule).
+//! - [`client`]: one simulated user's start (connect, upgrade, hello, join).
+//! - [`reactor`]: the threads that then own the sockets: read, post on schedule.
+//! - [`receiver`]: one connection's frames: count, check `seq`, time, answer pings.
+//! - [`wire`]: WebSocket framing and the chat fields, by hand.
 //! - [`stats`]: per-connection counters, the sharded latency histograms, rare events.
 //! - [`summary`]: the result, printed for people and as one JSON line.
-//! - [`os`]: the open-file limit and a process's RSS.
+//! - [`os`]: the open-file limit, a process's RSS and CPU time.
 //!
 //! Run: `cargo run --release -p throng-benches --bin chat_load -- --help`.
 //!
@@ -17,8 +20,10 @@
 //!   default per-user limit (20/s, burst 40): the servers run with their default limits
 //!   and a `rate_limited` error means the generator or the server misbehaved.
 //! - Each post's text starts `t=<ns>`: its *scheduled* send time, in nanoseconds since
-//!   the run's shared `Instant`. Receivers (same process, same clock) take the difference
-//!   at receipt. Using the scheduled time (open loop, `MissedTickBehavior::Burst`) avoids
+//!   the run's shared `Instant`, in exactly 16 digits, so a receiver finds it right after
+//!   the frame's `room` and `from` without decoding the JSON. Receivers (same process,
+//!   same clock) take the difference at receipt; with `--sample N` only one member in N
+//!   does (the others count and check `seq`, which is cheaper still). Using the scheduled time (open loop, `MissedTickBehavior::Burst`) avoids
 //!   coordinated omission: if a writer is held back, the posts it owes still go out and
 //!   their wait counts as latency.
 //! - Each post's `id` is `t<ns>-<counter>`, the same stamp, so the poster times the
@@ -28,11 +33,21 @@
 //!   `duration`) are counted and timed; after the window posting stops and the run waits
 //!   for the last deliveries and acks, so `delivered == expected` and
 //!   `ack_samples == sent` when nothing was lost.
+//! - Every member checks each room `seq` it receives is one more than the last: a jump
+//!   counts the messages skipped (`seq_gaps`), a repeat or a step back a duplicate
+//!   (`seq_dups`). With `delivered == expected` that says nothing was lost, doubled or
+//!   reordered.
+//! - The generator measures its own CPU time (`getrusage`) over the window and divides it
+//!   by the frames it received meanwhile (`generator_cpu_us_per_frame`): the figure that
+//!   says whether one core of generator can keep up with one core of server.
 
 pub mod client;
 pub mod os;
+pub mod reactor;
+pub mod receiver;
 pub mod stats;
 pub mod summary;
+pub mod wire;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,6 +59,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use client::{Conn, Phase, Shared, Spec};
+use reactor::{Member, Poster, Reactors};
+use receiver::Receiver;
 pub use summary::Summary;
 
 /// Most posts per second one poster makes when `--posters` is left to the generator.
@@ -134,6 +151,16 @@ pub struct Args {
     /// The server's pid: report its RSS before connecting and with every connection held.
     #[arg(long)]
     pub server_pid: Option<u32>,
+
+    /// Time deliveries on one member in N (those whose index is a multiple of N); the
+    /// others only count them and check their `seq`. 1: every member.
+    #[arg(long, default_value_t = 1)]
+    pub sample: usize,
+
+    /// Threads that own the sockets (0: one per CPU this process may run on, so one
+    /// under `taskset -c 1`).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 impl Args {
@@ -168,6 +195,9 @@ impl Args {
         }
         if !(self.ramp > 0.0 && self.ramp.is_finite()) {
             return Err("--ramp must be positive".into());
+        }
+        if self.sample == 0 {
+            return Err("--sample must be at least 1".into());
         }
         Ok(())
     }
@@ -207,6 +237,14 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
     let rss_before = args.server_pid.and_then(os::rss_kib);
 
     let conns: Arc<Vec<Arc<Conn>>> = Arc::new((0..args.conns).map(|_| Arc::default()).collect());
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let reactors = Arc::new(
+        Reactors::start(threads, shared.clone(), phase_rx.clone())
+            .map_err(|e| format!("reactor threads: {e}"))?,
+    );
     let progress = (!args.quiet).then(|| tokio::spawn(progress(shared.clone(), conns.clone())));
     let mut tasks = JoinSet::new();
     let started = Instant::now();
@@ -220,6 +258,7 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
         });
         let spec = Spec {
             index: i,
+            sample: i % args.sample == 0,
             name: format!("u{i:05}"),
             room: format!("r{:03}", i % args.rooms),
             post,
@@ -228,13 +267,13 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
                 .then(|| args.source_ips[i % args.source_ips.len()]),
         };
         let (addr, url) = &nodes[i % nodes.len()];
-        tasks.spawn(client::run(
+        tasks.spawn(connect(
             spec,
             *addr,
             url.clone(),
             shared.clone(),
             conn.clone(),
-            phase_rx.clone(),
+            reactors.clone(),
         ));
     }
     // Wait until every connection has joined or failed.
@@ -250,6 +289,7 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
     let held_start = held(&conns);
     if held_start == 0 {
         let _ = phase_tx.send(Phase::Done);
+        join_reactors(reactors).await;
         let ev = shared.events.snapshot();
         return Err(format!(
             "no connection was established ({} failed{}); is the server at {} running?",
@@ -264,6 +304,8 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
     let mut out = Summary {
         mode: if args.idle { "idle" } else { "post" },
         conns: args.conns,
+        threads,
+        sample: args.sample,
         rooms: args.rooms,
         held: held_start,
         connect_secs,
@@ -292,14 +334,22 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
             .store(shared_ns(&shared, window_start), Relaxed);
         tokio::time::sleep_until(window_start.into()).await;
         let cpu_start = (
-            os::cpu_secs(None),
+            os::self_cpu_secs(),
             args.server_pid.and_then(|p| os::cpu_secs(Some(p))),
         );
+        let frames_start = stats::totals(conns.iter().map(|c| &c.stats)).frames;
         tokio::time::sleep_until((window_start + args.duration).into()).await;
+        let cpu_end = os::self_cpu_secs();
+        let frames = stats::totals(conns.iter().map(|c| &c.stats)).frames - frames_start;
         let pct = |start: Option<f64>, end: Option<f64>| {
             Some((end? - start?) * 100.0 / args.duration.as_secs_f64().max(1e-9))
         };
-        out.generator_cpu_pct = pct(cpu_start.0, os::cpu_secs(None)).unwrap_or(0.0);
+        out.generator_cpu_pct = pct(cpu_start.0, cpu_end).unwrap_or(0.0);
+        out.frames = frames;
+        out.generator_cpu_us_per_frame = match (cpu_start.0, cpu_end) {
+            (Some(a), Some(b)) if frames > 0 => Some((b - a) * 1e6 / frames as f64),
+            _ => None,
+        };
         out.server_cpu_pct = pct(
             cpu_start.1,
             args.server_pid.and_then(|p| os::cpu_secs(Some(p))),
@@ -313,6 +363,8 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
         out.delivered = t.delivered_window;
         out.delivered_per_sec = t.delivered_window as f64 / out.duration_secs;
         out.acks = t.acks;
+        out.seq_gaps = t.seq_gaps;
+        out.seq_dups = t.seq_dups;
         out.expected = expected(&conns, args.rooms);
         let h = shared.latency.merged();
         out.samples = h.len();
@@ -337,17 +389,46 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
     out.first_connect_error = ev.first_connect_error;
 
     let _ = phase_tx.send(Phase::Done);
-    let closing = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), closing)
-        .await
-        .is_err()
-    {
-        tasks.abort_all();
-    }
+    tasks.abort_all();
+    join_reactors(reactors).await;
     if let Some(p) = progress {
         p.abort();
     }
     Ok(out)
+}
+
+/// Opens connection `spec.index` and hands it to its reactor thread.
+async fn connect(
+    spec: Spec,
+    addr: SocketAddr,
+    url: Arc<str>,
+    shared: Arc<Shared>,
+    conn: Arc<Conn>,
+    reactors: Arc<Reactors>,
+) {
+    match client::open(&spec, addr, &url).await {
+        Ok(opened) => {
+            conn.held.store(true, Relaxed);
+            let poster = spec
+                .post
+                .map(|(period, offset)| Poster::new(period, offset, spec.room.clone(), spec.pad));
+            reactors.add(
+                spec.index,
+                Member {
+                    stream: opened.stream,
+                    conn,
+                    receiver: Receiver::new(spec.index, spec.sample, opened.leftover),
+                    poster,
+                },
+            );
+        }
+        Err(why) => shared.events.connect_failed(why),
+    }
+}
+
+/// Waits (off the runtime) for the reactor threads to close their sockets and stop.
+async fn join_reactors(reactors: Arc<Reactors>) {
+    let _ = tokio::task::spawn_blocking(move || reactors.join()).await;
 }
 
 fn shared_ns(shared: &Shared, t: Instant) -> u64 {

@@ -54,3 +54,16 @@ pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (hz > 0).then(|| (utime + stime) as f64 / hz as f64)
 }
+
+/// CPU time (user + system) this process has used, in seconds, from `getrusage` (to the
+/// microsecond, where `/proc/self/stat` counts clock ticks).
+pub fn self_cpu_secs() -> Option<f64> {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is valid and writable for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return None;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(secs(ru.ru_utime) + secs(ru.ru_stime))
+}

@@ -30,6 +30,15 @@ pub struct ConnStats {
     pub acks: AtomicU64,
     /// `ack` frames received for posts scheduled inside the window (each one timed).
     pub acks_window: AtomicU64,
+    /// WebSocket frames received after the join, of any kind.
+    pub frames: AtomicU64,
+    /// The `seq` of the first and of the last `message` received (0: none).
+    pub first_seq: AtomicU64,
+    pub last_seq: AtomicU64,
+    /// Messages skipped: a `seq` more than one past the last one counts those between.
+    pub seq_gaps: AtomicU64,
+    /// Messages received twice or out of order: a `seq` not above the last one.
+    pub seq_dups: AtomicU64,
 }
 
 /// Sums of every connection's counters at one moment.
@@ -41,6 +50,9 @@ pub struct Totals {
     pub sent_window: u64,
     pub acks: u64,
     pub acks_window: u64,
+    pub frames: u64,
+    pub seq_gaps: u64,
+    pub seq_dups: u64,
 }
 
 /// Sums `stats` (relaxed loads; a progress snapshot, exact once the run is quiet).
@@ -53,6 +65,9 @@ pub fn totals<'a>(stats: impl IntoIterator<Item = &'a ConnStats>) -> Totals {
         t.sent_window += s.sent_window.load(Relaxed);
         t.acks += s.acks.load(Relaxed);
         t.acks_window += s.acks_window.load(Relaxed);
+        t.frames += s.frames.load(Relaxed);
+        t.seq_gaps += s.seq_gaps.load(Relaxed);
+        t.seq_dups += s.seq_dups.load(Relaxed);
     }
     t
 }

@@ -13,6 +13,9 @@ pub struct Summary {
     pub mode: &'static str,
     pub conns: usize,
     pub rooms: usize,
+    /// Threads owning the sockets, and 1 in how many members timed deliveries.
+    pub threads: usize,
+    pub sample: usize,
     /// Connections joined when posting started (idle: when all had connected).
     pub held: usize,
     /// Connections still joined at the end.
@@ -37,6 +40,10 @@ pub struct Summary {
     pub delivered_per_sec: f64,
     /// Acks received over the whole run.
     pub acks: u64,
+    /// Messages a member missed inside its stream (a `seq` jumped), and messages
+    /// received twice or out of order (a `seq` not above the last), over the whole run.
+    pub seq_gaps: u64,
+    pub seq_dups: u64,
     /// End-to-end latency (scheduled send to receipt), microseconds.
     pub samples: u64,
     pub p50_us: u64,
@@ -63,6 +70,11 @@ pub struct Summary {
     pub generator_cpu_pct: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_pct: Option<f64>,
+    /// WebSocket frames the generator received during the window (wall clock), and its
+    /// CPU time per frame in microseconds (`getrusage`, whole process).
+    pub frames: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator_cpu_us_per_frame: Option<f64>,
     /// The open-file limit the generator got.
     pub nofile: u64,
     /// Server memory (`--server-pid`): RSS before connecting and with every connection
@@ -114,17 +126,18 @@ impl fmt::Display for Summary {
             )?;
             writeln!(
                 f,
-                "delivered    {} of {} due = {:.0} messages/s",
-                self.delivered, self.expected, self.delivered_per_sec
+                "delivered    {} of {} due = {:.0} messages/s; seq gaps {}, duplicates {}",
+                self.delivered, self.expected, self.delivered_per_sec, self.seq_gaps, self.seq_dups
             )?;
             writeln!(
                 f,
-                "latency      p50 {}  p99 {}  p999 {}  max {}  ({} samples)",
+                "latency      p50 {}  p99 {}  p999 {}  max {}  ({} samples, 1 member in {})",
                 ms(self.p50_us),
                 ms(self.p99_us),
                 ms(self.p999_us),
                 ms(self.max_us),
-                self.samples
+                self.samples,
+                self.sample
             )?;
             writeln!(
                 f,
@@ -139,7 +152,15 @@ impl fmt::Display for Summary {
             if let Some(s) = self.server_cpu_pct {
                 write!(f, ", server {s:.0}%")?;
             }
-            writeln!(f, " of one core during the window")?;
+            write!(f, " of one core during the window")?;
+            match self.generator_cpu_us_per_frame {
+                Some(us) => writeln!(
+                    f,
+                    "; generator {us:.2} µs per frame received ({} frames, {} threads)",
+                    self.frames, self.threads
+                )?,
+                None => writeln!(f)?,
+            }
         }
         writeln!(
             f,
