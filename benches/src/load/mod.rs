@@ -157,6 +157,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub sample: usize,
 
+    /// Members that do not time deliveries (with --sample above 1) read their sockets
+    /// every this many ms, several frames at a time, instead of at once (0: at once).
+    #[arg(long, default_value_t = 5)]
+    pub unsampled_read_ms: u64,
+
     /// Threads that own the sockets (0: one per CPU this process may run on, so one
     /// under `taskset -c 1`).
     #[arg(long, default_value_t = 0)]
@@ -242,8 +247,14 @@ pub async fn run(args: &Args) -> Result<Summary, String> {
         n => n,
     };
     let reactors = Arc::new(
-        Reactors::start(threads, shared.clone(), phase_rx.clone())
-            .map_err(|e| format!("reactor threads: {e}"))?,
+        Reactors::start(
+            threads,
+            shared.clone(),
+            phase_rx.clone(),
+            (args.sample > 1 && args.unsampled_read_ms > 0)
+                .then(|| Duration::from_millis(args.unsampled_read_ms)),
+        )
+        .map_err(|e| format!("reactor threads: {e}"))?,
     );
     let progress = (!args.quiet).then(|| tokio::spawn(progress(shared.clone(), conns.clone())));
     let mut tasks = JoinSet::new();

@@ -51,6 +51,11 @@ impl Receiver {
         }
     }
 
+    /// Whether this member times its deliveries.
+    pub fn sampled(&self) -> bool {
+        self.sample
+    }
+
     /// Handles `data`, just read, after whatever was pending; pongs to pings go to
     /// `replies`, masked and ready to write.
     pub fn feed(
