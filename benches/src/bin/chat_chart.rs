@@ -5,8 +5,9 @@
 //! `chat_chart --out chart.svg --title "…" saturation.csv [more.csv …]`
 //!
 //! The CSV needs a header naming at least `server`, `offered`, `p50_ms` and `p99_ms`
-//! (other columns are ignored); each distinct `server` is one series, its steps in the
-//! order of the file.
+//! (other columns are ignored but `pass`: a step whose `pass` is not `yes` is drawn as a
+//! cross, since past the limit its numbers may describe only the members not yet
+//! closed); each distinct `server` is one series, its steps in the order of the file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ struct Step {
     offered: f64,
     p50: f64,
     p99: f64,
+    pass: bool,
 }
 
 /// Reads the steps of every server in `text`, keeping the file's order of servers.
@@ -56,6 +58,7 @@ fn read_csv(text: &str, into: &mut Vec<(String, Vec<Step>)>) -> Result<(), Strin
         col("p50_ms")?,
         col("p99_ms")?,
     );
+    let pass = col("pass").ok();
     for (n, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         let num = |i: usize| -> Result<f64, String> {
@@ -68,6 +71,7 @@ fn read_csv(text: &str, into: &mut Vec<(String, Vec<Step>)>) -> Result<(), Strin
             offered: num(offered)?,
             p50: num(p50)?,
             p99: num(p99)?,
+            pass: pass.is_none_or(|i| cells.get(i) == Some(&"yes")),
         };
         let name = cells.get(server).copied().unwrap_or_default().to_string();
         match into.iter_mut().find(|(s, _)| *s == name) {
@@ -138,12 +142,28 @@ fn draw(args: &Args, series: &[(String, Vec<Step>)]) -> Result<(), Box<dyn std::
             .draw_series(LineSeries::new(p99.clone(), c.stroke_width(3)))?
             .label(format!("{name} p99"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
-        chart.draw_series(p99.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        chart.draw_series(
+            steps
+                .iter()
+                .zip(&p99)
+                .map(|(s, &p)| marker(s.pass, p, 4, c.filled())),
+        )?;
         chart
             .draw_series(LineSeries::new(p50.clone(), c.mix(0.6).stroke_width(1)))?
             .label(format!("{name} p50"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.mix(0.6)));
-        chart.draw_series(p50.iter().map(|&p| Circle::new(p, 3, c.mix(0.6))))?;
+        chart.draw_series(
+            steps
+                .iter()
+                .zip(&p50)
+                .map(|(s, &p)| marker(s.pass, p, 3, c.mix(0.6).into())),
+        )?;
+    }
+    if series.iter().any(|(_, s)| s.iter().any(|s| !s.pass)) {
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label("x: step failed (p99 over the limit, a loss or a close)")
+            .legend(|(x, y)| Cross::new((x + 10, y), 4, BLACK.stroke_width(2)));
     }
     chart
         .configure_series_labels()
@@ -153,6 +173,20 @@ fn draw(args: &Args, series: &[(String, Vec<Step>)]) -> Result<(), Box<dyn std::
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// A step's marker: a dot if it passed, a cross if not.
+fn marker<DB: DrawingBackend>(
+    pass: bool,
+    at: (f64, f64),
+    size: i32,
+    style: ShapeStyle,
+) -> DynElement<'static, DB, (f64, f64)> {
+    if pass {
+        Circle::new(at, size, style).into_dyn()
+    } else {
+        Cross::new(at, size + 1, style.stroke_width(2)).into_dyn()
+    }
 }
 
 fn main() {
@@ -193,7 +227,7 @@ mod tests {
 
     #[test]
     fn csv_rows_group_by_server_in_file_order() {
-        let csv = "server,offered,p50_ms,p99_ms,pass\nthrong,10,1.5,3.0,yes\nbaseline,10,2,9,yes\nthrong,100,2.5,8,yes\n";
+        let csv = "server,offered,p50_ms,p99_ms,pass\nthrong,10,1.5,3.0,yes\nbaseline,10,2,9,no\nthrong,100,2.5,8,yes\n";
         let mut s = Vec::new();
         read_csv(csv, &mut s).unwrap();
         assert_eq!(s.len(), 2);
@@ -201,6 +235,7 @@ mod tests {
         assert_eq!(s[0].1.len(), 2);
         assert_eq!(s[0].1[1].p99, 8.0);
         assert_eq!(s[1].0, "baseline");
+        assert!(s[0].1[0].pass && !s[1].1[0].pass);
         assert!(read_csv("server,offered\n", &mut s).is_err());
         assert!(read_csv("server,offered,p50_ms,p99_ms\nx,1,a,2\n", &mut s).is_err());
     }
