@@ -498,15 +498,16 @@ impl Reactor {
             Outcome::Open => {}
             Outcome::Closed(code) => {
                 if let Some(Some(s)) = self.slots.get_mut(i) {
-                    // Answer the close; the socket is dropped right after.
-                    let mut f = Vec::new();
+                    // Answer the close, after whatever is waiting to go out (a frame cut
+                    // in two would garble the stream); best effort, as the socket is
+                    // dropped right after.
                     let payload = if code == 0 {
                         Vec::new()
                     } else {
                         code.to_be_bytes().to_vec()
                     };
-                    wire::push_frame(&mut f, opcode::CLOSE, &payload);
-                    let _ = (&s.m.stream).write(&f);
+                    wire::push_frame(&mut s.out, opcode::CLOSE, &payload);
+                    let _ = (&s.m.stream).write(&s.out);
                 }
                 self.drop_slot(i, Some(code));
             }
