@@ -1,23 +1,30 @@
-//! A connection's bounded outbound queue of pre-serialized frames, and the slow-consumer
-//! rule: when it overflows, the connection is closed with 4008 "slow consumer", never
-//! silently lagged, and nobody else waits for it.
+//! A connection's bounded outbound queue of pre-encoded frames ([`Frame`]: WebSocket
+//! header and payload, the same bytes for every receiver), and the slow-consumer rule:
+//! when it overflows, the connection is closed with 4008 "slow consumer", never silently
+//! lagged, and nobody else waits for it.
 //!
 //! The queue is bounded twice: in frames (`--outbound-queue`) and in bytes
-//! (`--outbound-bytes`). The byte count covers every frame from the moment it is queued
-//! until the writer has handed it to the socket, including the batch the writer holds, so
-//! a client that stops reading can pin at most `--outbound-bytes` of the server's memory
-//! (plus the WebSocket write buffer, bounded separately, and the kernel's socket buffer).
+//! (`--outbound-bytes`, counting frames as they go on the wire, headers included). The
+//! byte count covers every frame from the moment it is queued until the writer has handed
+//! it to the socket, including the batch the writer holds, so a client that stops reading
+//! can pin at most `--outbound-bytes` of the server's memory (plus one pong, below, and
+//! the kernel's socket buffer). A frame shared by a room's members counts in full for
+//! each of them, though its bytes exist once.
+//!
+//! Pongs do not queue: the answer to the client's latest ping waits in a slot of its own
+//! (a newer ping's pong replaces it, as RFC 6455 §5.5.3 allows), so a client that floods
+//! pings and never reads holds one pong, not a queue of them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::protocol::{CloseReason, CLOSE_SLOW};
+use crate::protocol::{CloseReason, CLOSE_NORMAL, CLOSE_SLOW};
+use crate::ws::Frame;
 
 /// The sending side of a connection's queue; cheap to clone into rooms.
 #[derive(Debug, Clone)]
@@ -28,7 +35,7 @@ pub struct Outbox {
 /// A queued frame and when it was queued (for the outbound-wait histogram).
 #[derive(Debug)]
 pub struct Outgoing {
-    pub frame: Utf8Bytes,
+    pub frame: Frame,
     pub queued: Instant,
 }
 
@@ -53,6 +60,11 @@ struct Inner {
     kill: CancellationToken,
     reason: Mutex<Option<CloseReason>>,
     slow: AtomicBool,
+    /// The pong to send, if a ping is unanswered.
+    pong: Mutex<Option<Frame>>,
+    pong_ready: Notify,
+    /// The client's close, if it closed first: its code, to echo.
+    peer_close: Mutex<Option<Option<u16>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -77,6 +89,9 @@ impl Outbox {
                     kill: CancellationToken::new(),
                     reason: Mutex::new(None),
                     slow: AtomicBool::new(false),
+                    pong: Mutex::new(None),
+                    pong_ready: Notify::new(),
+                    peer_close: Mutex::new(None),
                     metrics,
                 }),
             },
@@ -87,13 +102,13 @@ impl Outbox {
     /// Queues `frame` without waiting. If the queue is full (in frames or bytes) the
     /// connection is marked slow and closed with 4008; the frame is not queued. Returns
     /// whether it was.
-    pub fn push(&self, frame: Utf8Bytes) -> bool {
+    pub fn push(&self, frame: Frame) -> bool {
         self.push_at(frame, Instant::now())
     }
 
     /// As [`push`](Self::push), stamped `queued` (one clock read for a frame pushed to
     /// many outboxes).
-    pub fn push_at(&self, frame: Utf8Bytes, queued: Instant) -> bool {
+    pub fn push_at(&self, frame: Frame, queued: Instant) -> bool {
         let len = frame.len();
         let before = self.inner.bytes.fetch_add(len, Ordering::AcqRel);
         if before + len > self.inner.max_bytes {
@@ -122,6 +137,39 @@ impl Outbox {
             self.inner.metrics.slow_closes.inc();
             self.close(CLOSE_SLOW);
         }
+    }
+
+    /// Answers a ping: `frame` (the pong) replaces any pong not yet sent, and the writer
+    /// sends it next.
+    pub fn pong(&self, frame: Frame) {
+        *lock(&self.inner.pong) = Some(frame);
+        self.inner.pong_ready.notify_one();
+    }
+
+    /// Resolves when a pong is waiting (see [`take_pong`](Self::take_pong)).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a pong set meanwhile is still reported by the next call.
+    pub async fn pong_wanted(&self) {
+        self.inner.pong_ready.notified().await;
+    }
+
+    /// The pong waiting, if any.
+    pub fn take_pong(&self) -> Option<Frame> {
+        lock(&self.inner.pong).take()
+    }
+
+    /// The client sent a close frame (with `code`, if it gave one): the connection closes
+    /// (1000 for the logs and metrics) and the writer echoes the client's code instead of
+    /// sending its own, skipping anything still queued (RFC 6455 §5.5.1).
+    pub fn peer_closed(&self, code: Option<u16>) {
+        lock(&self.inner.peer_close).get_or_insert(code);
+        self.close(CLOSE_NORMAL);
+    }
+
+    /// `Some(code)` if the client closed first (see [`peer_closed`](Self::peer_closed)).
+    pub fn peer_close(&self) -> Option<Option<u16>> {
+        *lock(&self.inner.peer_close)
     }
 
     /// Asks the connection to carry out `c`; `false` if it is gone or has too many
@@ -186,6 +234,10 @@ impl Outbox {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,12 +245,33 @@ mod tests {
     #[test]
     fn over_the_byte_bound_the_connection_is_closed_slow() {
         let (out, mut rx) = Outbox::new(100, 1000, Arc::new(Metrics::default()));
-        assert!(out.push(Utf8Bytes::from("x".repeat(600))));
-        assert!(!out.push(Utf8Bytes::from("y".repeat(600))));
+        assert!(out.push(Frame::text(&"x".repeat(600))));
+        assert!(!out.push(Frame::text(&"y".repeat(600))));
         assert_eq!(out.close_reason(), Some(CLOSE_SLOW));
-        assert_eq!(out.bytes(), 600);
+        assert_eq!(out.bytes(), 604, "600 bytes and a 4-byte header");
         let f = rx.try_recv().unwrap();
         out.written(f.frame.len());
         assert_eq!(out.bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_newer_pong_replaces_the_one_waiting() {
+        let (out, _rx) = Outbox::new(10, 1000, Arc::new(Metrics::default()));
+        out.pong(Frame::pong(b"1"));
+        out.pong(Frame::pong(b"2"));
+        out.pong_wanted().await;
+        assert_eq!(out.take_pong(), Some(Frame::pong(b"2")));
+        assert_eq!(out.take_pong(), None);
+        assert_eq!(out.bytes(), 0, "pongs are not queued");
+    }
+
+    #[test]
+    fn the_first_peer_close_is_kept() {
+        let (out, _rx) = Outbox::new(10, 1000, Arc::new(Metrics::default()));
+        assert_eq!(out.peer_close(), None);
+        out.peer_closed(Some(4000));
+        out.peer_closed(None);
+        assert_eq!(out.peer_close(), Some(Some(4000)));
+        assert_eq!(out.close_reason(), Some(CLOSE_NORMAL));
     }
 }
