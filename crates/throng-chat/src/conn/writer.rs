@@ -6,16 +6,13 @@ use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::{Outbox, Outgoing, Receiver, WRITE_BATCH};
 use crate::protocol::{ServerMsg, CLOSE_NORMAL, CLOSE_SHUTDOWN, CLOSE_SLOW_CODE};
 use crate::ws::Frame;
-
-/// Frames the writer sends per write.
-const WRITE_BATCH: usize = 64;
 
 /// Writes `frames` in full: vectored writes (one `writev` when the socket takes them
 /// all), continuing after a partial one, then a flush. `done` counts the bytes written,
@@ -64,20 +61,21 @@ fn torn(frames: &[&Frame], done: usize) -> Option<Frame> {
 
 /// Sends queued frames in batches until the connection closes, then the close frame, and
 /// a ping every `ping_every` (the reader closes a connection that answers nothing); a pong
-/// for the client's latest ping as soon as it is wanted. On a shutdown or error close the
-/// queue is flushed first (within `grace`); a slow consumer is closed at once, without its
-/// backlog; a client that closed first gets its close code echoed, and nothing queued.
+/// for the client's latest ping as soon as it is wanted, in the same write as any frames
+/// waiting. On a shutdown or error close the queue is flushed first (within `grace`); a
+/// slow consumer is closed at once, without its backlog; a client that closed first gets
+/// its close code echoed, and nothing queued.
 ///
 /// No write waits forever on a client that stopped reading: a slow-consumer close abandons
 /// the write in progress at once, any other close after `grace`, and the close frame
 /// itself gets `grace`; then the connection is dropped. The outbox's byte count covers a
 /// batch until it has been written.
 ///
-/// A batch is taken from the queue into a vector allocated for it, and so are its
-/// `IoSlice`s: an idle connection's writer holds no buffer.
+/// A batch is the queue's own buffer, taken whole (see [`crate::outbox`]), and its
+/// `IoSlice`s are allocated per write: an idle connection's writer holds no buffer.
 pub async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
-    mut rx: mpsc::Receiver<Outgoing>,
+    rx: Receiver,
     out: Outbox,
     grace: Duration,
     ping_every: Duration,
@@ -97,44 +95,22 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
     // The rest of a frame whose write was abandoned half way.
     let mut rest: Option<Frame> = None;
     loop {
-        let mut batch = Vec::new();
-        let control = tokio::select! {
-            biased;
-            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                if n == 0 {
-                    break;
-                }
-                None
-            }
-            _ = out.closed() => break,
-            () = out.pong_wanted() => match out.take_pong() {
-                Some(pong) => Some(pong),
-                None => continue,
-            },
-            // A liveness check: the reader closes a connection that answers nothing.
-            _ = ping.tick() => Some(Frame::ping()),
-        };
-        if let Some(frame) = control {
-            let frames = [&frame];
-            let mut done = 0;
-            let sent = tokio::select! {
+        let (batch, mut pong) = rx.take(WRITE_BATCH);
+        if batch.is_empty() && pong.is_none() {
+            tokio::select! {
                 biased;
-                r = write_frames(&mut io, &frames, &mut done) => r,
-                () = &mut give_up => {
-                    rest = torn(&frames, done);
-                    abandoned = true;
-                    break;
-                }
-            };
-            if sent.is_err() {
-                return;
+                () = rx.wanted() => continue,
+                _ = out.closed() => break,
+                // A liveness check: the reader closes a connection that answers nothing.
+                _ = ping.tick() => pong = Some(Frame::ping()),
             }
-            continue;
+        } else if pong.is_none() && ping.tick().now_or_never().is_some() {
+            // A ping due while the queue never empties goes with the frames, so a client
+            // that only reads still gets its pings (and its pongs keep it alive).
+            pong = Some(Frame::ping());
         }
         let bytes: usize = batch.iter().map(|f| f.frame.len()).sum();
-        let oldest = batch.first().map(|f| f.queued);
-        // A pong waiting goes in the same write.
-        let pong = out.take_pong();
+        let oldest = batch.front().map(|f| f.queued);
         let frames: Vec<&Frame> = batch.iter().map(|f| &f.frame).chain(&pong).collect();
         let mut done = 0;
         let written = tokio::select! {
@@ -162,7 +138,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
         let mut queued = 0;
         if reason.code != CLOSE_SLOW_CODE && !abandoned && peer_close.is_none() {
             // Flush what is queued (the error or the last messages), then say bye.
-            while let Ok(Outgoing { frame, .. }) = rx.try_recv() {
+            for Outgoing { frame, .. } in rx.take_all() {
                 queued += frame.len();
                 last.push(frame);
             }
