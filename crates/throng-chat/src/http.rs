@@ -5,18 +5,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::app::App;
-use crate::{conn, web};
-
-/// Most bytes tungstenite may hold for one connection's socket (frames and pongs not yet
-/// written). Above the largest frame the server sends (`--max-reply-bytes` plus framing).
-pub const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+use crate::{conn, web, ws};
 
 /// Every route.
 pub fn router(app: Arc<App>) -> Router {
@@ -68,23 +64,28 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String], public_hosts: &[S
     crate::addr::host_is_own(host, &names)
 }
 
+/// `GET /ws`: the WebSocket handshake (checked and answered here, see [`ws::handshake`]),
+/// then the connection ([`conn::run`]) on the upgraded socket.
 async fn ws(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    mut req: Request,
 ) -> Response {
-    if !origin_allowed(
-        &headers,
-        &app.cfg.allowed_origins,
-        &app.cfg.net.public_hosts,
-    ) {
+    let accept = match ws::handshake::check(req.headers()) {
+        Ok(accept) => accept,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return ws::handshake::Refusal::NotUpgradable.into_response();
+    };
+    let headers = req.headers();
+    if !origin_allowed(headers, &app.cfg.allowed_origins, &app.cfg.net.public_hosts) {
         app.metrics.refused("origin");
         tracing::info!(peer = %peer.ip(), reason = "origin", "connection refused");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     // The client's address: the peer, or what a trusted proxy says it forwarded.
-    let client = app.cfg.net.client_addr(peer.ip(), &headers);
+    let client = app.cfg.net.client_addr(peer.ip(), headers);
     // New connections per address have a budget too: a client closed for abuse cannot
     // come straight back, and reconnect churn (each a join and a leave seen by a room)
     // stays bounded.
@@ -114,21 +115,15 @@ async fn ws(
             return (StatusCode::SERVICE_UNAVAILABLE, why.message()).into_response();
         }
     };
-    // The transport refuses frames over twice the limit outright; between the limit and
-    // that, the connection answers `too_large` itself (see conn/mod.rs).
-    let hard_cap = (app.cfg.max_frame as usize).saturating_mul(2);
+    // hyper hands over the socket once this 101 has been written.
     let tasks = app.tasks.clone();
-    upgrade
-        // Small buffers: tungstenite preallocates its read buffer (128 KiB by default),
-        // which would dominate per-connection memory; it still grows for big frames.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
-        // Bounds what tungstenite buffers for a client that does not read, pongs to its
-        // pings included (a pong that does not fit replaces the one waiting).
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(hard_cap)
-        .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| tasks.track_future(conn::run(app, socket, slot, client.ip)))
+    tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(socket) => conn::run(app, socket, slot, client.ip).await,
+            Err(e) => tracing::debug!(peer = %client.ip, error = %e, "upgrade failed"),
+        }
+    });
+    ws::handshake::switching(accept)
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {

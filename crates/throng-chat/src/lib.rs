@@ -37,6 +37,7 @@ pub mod protocol;
 pub mod room;
 pub mod serve;
 pub mod web;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

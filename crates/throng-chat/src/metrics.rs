@@ -61,7 +61,7 @@ pub struct Metrics {
     pub bytes_in: Counter,
     /// Frames queued to clients.
     pub frames_out: Counter,
-    /// Bytes queued to clients.
+    /// Bytes queued to clients (WebSocket frames as on the wire, headers included).
     pub bytes_out: Counter,
     /// Chat messages accepted (posts sequenced into a room).
     pub messages: Counter,
@@ -211,7 +211,7 @@ impl Metrics {
         );
         r.register_with_unit(
             "sent",
-            "Bytes queued to clients",
+            "Bytes queued to clients (WebSocket frames, headers included)",
             Unit::Bytes,
             self.bytes_out.clone(),
         );

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::room::Message;
+use crate::ws::Frame;
 
 /// Why the server closes a connection: the WebSocket close code and reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,19 +331,19 @@ impl ServerMsg<'_> {
         serde_json::to_string(self).expect("server messages always serialize")
     }
 
-    /// The frame, ready to queue.
-    pub fn frame(&self) -> Utf8Bytes {
-        Utf8Bytes::from(self.to_json())
+    /// The frame, ready to queue: a WebSocket text frame, header included.
+    pub fn frame(&self) -> Frame {
+        Frame::json(self).expect("server messages always serialize")
     }
 }
 
-/// A message's frame (serialized once, shared by every member).
-pub fn message_frame(m: &Message) -> Utf8Bytes {
-    Utf8Bytes::from(serde_json::to_string(&WireMessage::from(m)).expect("messages serialize"))
+/// A message's frame (encoded once, header and payload, shared by every member).
+pub fn message_frame(m: &Message) -> Frame {
+    Frame::json(&WireMessage::from(m)).expect("messages serialize")
 }
 
 /// `joined`: the members and the history before the join.
-pub fn joined_frame(room: &str, members: &[Arc<str>], history: &[Arc<Message>]) -> Utf8Bytes {
+pub fn joined_frame(room: &str, members: &[Arc<str>], history: &[Arc<Message>]) -> Frame {
     ServerMsg::Joined {
         room,
         members: members.iter().map(|m| &**m).collect(),
@@ -353,17 +353,17 @@ pub fn joined_frame(room: &str, members: &[Arc<str>], history: &[Arc<Message>]) 
 }
 
 /// `presence` `join` or `leave`.
-pub fn presence_frame(room: &str, user: &str, event: &'static str) -> Utf8Bytes {
+pub fn presence_frame(room: &str, user: &str, event: &'static str) -> Frame {
     ServerMsg::Presence { room, user, event }.frame()
 }
 
 /// `left`.
-pub fn left_frame(room: &str) -> Utf8Bytes {
+pub fn left_frame(room: &str) -> Frame {
     ServerMsg::Left { room }.frame()
 }
 
 /// A `history` reply.
-pub fn history_frame(room: &str, messages: &[Arc<Message>]) -> Utf8Bytes {
+pub fn history_frame(room: &str, messages: &[Arc<Message>]) -> Frame {
     ServerMsg::History {
         room,
         messages: wire(messages),
@@ -377,7 +377,7 @@ pub fn retry_frame(
     message: &str,
     reference: Option<&str>,
     retry_after: std::time::Duration,
-) -> Utf8Bytes {
+) -> Frame {
     ServerMsg::Error {
         code,
         message,
@@ -388,7 +388,7 @@ pub fn retry_frame(
 }
 
 /// An `error` frame.
-pub fn error_frame(code: ErrorCode, message: &str, reference: Option<&str>) -> Utf8Bytes {
+pub fn error_frame(code: ErrorCode, message: &str, reference: Option<&str>) -> Frame {
     ServerMsg::Error {
         code,
         message,

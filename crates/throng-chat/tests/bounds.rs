@@ -1,6 +1,6 @@
 //! Memory and shared limits stay bounded whatever one client does: join/leave churn
 //! frees rooms, a client that never reads cannot make the server build and hold large
-//! replies, a ping flood cannot grow the write buffer, and history is for members only.
+//! replies, a ping flood cannot pile up pongs, and history is for members only.
 //! The memory checks run the real binary and read its RSS.
 
 mod support;
@@ -142,8 +142,8 @@ mod rss {
 
     /// The review's finding: two connections that never say hello flooded WebSocket pings
     /// and never read: RSS 6 MiB -> 2.7 GiB in 12 s (every pong held in tungstenite's
-    /// write buffer). Now the write buffer is bounded and pings are counted. (The budgets
-    /// are lifted here, to test the write buffer's bound; with them a flood is closed
+    /// write buffer). Now at most one pong waits per connection and pings are counted.
+    /// (The budgets are lifted here, to test that bound; with them a flood is closed
     /// for abuse, see hostile.rs.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_ping_flood_from_clients_that_never_read_stays_bounded() {

@@ -57,7 +57,7 @@ fn check(text: &str) -> Result<Result<ClientMsg, ParseError>, TestCaseError> {
             .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
         prop_assert_eq!(&e.reference, &id, "the ref is the request's string id");
         let frame = error_frame(e.code, &e.message, e.reference.as_deref());
-        let v: Value = serde_json::from_str(frame.as_str()).expect("the error frame is JSON");
+        let v: Value = serde_json::from_slice(frame.payload()).expect("the error frame is JSON");
         prop_assert_eq!(v["type"].as_str(), Some("error"));
         prop_assert_eq!(v["code"].as_str(), Some(code));
     }
@@ -82,7 +82,7 @@ fn corpus() -> Vec<(String, String)> {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let bytes = std::fs::read(&p).unwrap();
             let text = String::from_utf8(bytes)
-                .unwrap_or_else(|_| panic!("{name}: frames are UTF-8 (the transport says 1007)"));
+                .unwrap_or_else(|_| panic!("{name}: frames are UTF-8 (the reader says 1007)"));
             (name, text)
         })
         .collect();
@@ -201,7 +201,7 @@ fn apply(text: &str, edits: &[Edit]) -> String {
             }
         }
     }
-    // Frames are UTF-8 by the time they reach `parse` (tungstenite closes with 1007).
+    // Frames are UTF-8 by the time they reach `parse` (the reader closes with 1007).
     String::from_utf8_lossy(&b).into_owned()
 }
 

@@ -1,7 +1,9 @@
-//! One WebSocket connection: the reader ([`run`]) takes frames one at a time and awaits
-//! each request's handler ([`crate::handlers`]) before reading the next, so a client's
-//! requests are answered in the order it sent them; the writer ([`writer`]) drains the
-//! bounded outbound queue.
+//! One WebSocket connection: the reader ([`run`]) takes messages one at a time (from
+//! [`crate::ws::Reader`], which checks the framing) and awaits each request's handler
+//! ([`crate::handlers`]) before reading the next, so a client's requests are answered in
+//! the order it sent them; the writer ([`writer`]) drains the bounded outbound queue of
+//! frames encoded once ([`crate::ws::Frame`]) with vectored writes. The reader answers a
+//! ping by handing the writer a pong; a close from the client is echoed.
 //!
 //! Each handler awaits the sequencer, which never blocks a runtime thread: commits run on
 //! the sequencer's own thread, history reads on the blocking pool.
@@ -15,9 +17,6 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use axum::extract::ws::{Message, WebSocket};
-use futures::stream::StreamExt;
-
 use crate::addr::AddrKey;
 use crate::app::{App, Slot};
 use crate::budget;
@@ -29,6 +28,7 @@ use crate::protocol::{
     CLOSE_TOO_LARGE,
 };
 use crate::room::{ConnId, MemberRequest};
+use crate::ws::{self, Frame, Incoming, ReadError, ReadFailure};
 
 /// What the server knows about one connection.
 #[derive(Debug)]
@@ -86,13 +86,13 @@ impl Session {
 /// Runs a connection until either side closes it or the server shuts down, inside a
 /// span `conn` with its id, the client's address and (after `hello`) its user, so every
 /// log line of the connection carries them.
-pub async fn run(app: Arc<App>, socket: WebSocket, slot: Slot, peer: IpAddr) {
+pub async fn run(app: Arc<App>, socket: hyper::upgrade::Upgraded, slot: Slot, peer: IpAddr) {
     let conn = app.next_conn_id();
     let span = tracing::info_span!("conn", id = conn, peer = %peer, user = tracing::field::Empty);
     run_in_span(app, socket, slot, conn).instrument(span).await;
 }
 
-async fn run_in_span(app: Arc<App>, socket: WebSocket, slot: Slot, conn: u64) {
+async fn run_in_span(app: Arc<App>, socket: hyper::upgrade::Upgraded, slot: Slot, conn: u64) {
     let (out, rx) = Outbox::new(
         app.cfg.outbound_queue as usize,
         app.cfg.outbound_bytes as usize,
@@ -107,7 +107,7 @@ async fn run_in_span(app: Arc<App>, socket: WebSocket, slot: Slot, conn: u64) {
     if app.shutdown.is_cancelled() {
         out.close(CLOSE_SHUTDOWN); // raced with the start of shutdown
     }
-    let (sink, mut stream) = socket.split();
+    let (mut stream, sink) = ws::split(socket, app.cfg.max_frame as usize);
     let writer = tokio::spawn(writer::write_loop(
         sink,
         rx,
@@ -150,26 +150,38 @@ async fn run_in_span(app: Arc<App>, socket: WebSocket, slot: Slot, conn: u64) {
         };
         last_frame = Instant::now();
         let (len, text) = match frame {
-            Some(Ok(Message::Text(text))) => (text.len(), Some(text)),
-            Some(Ok(Message::Binary(bytes))) => (bytes.len(), None),
-            Some(Ok(Message::Ping(p) | Message::Pong(p))) => {
-                // tungstenite answers pings itself, into a write buffer bounded by
-                // `max_write_buffer_size`; here they are counted like any request and
-                // charged to the control and bytes budgets (over them: strikes).
+            Ok(Some(Incoming::Text(text))) => (text.len(), Some(text)),
+            Ok(Some(Incoming::Binary(len))) => (len, None),
+            Ok(Some(control @ (Incoming::Ping(_) | Incoming::Pong(_)))) => {
+                // A ping is answered at once (the pong replaces any not yet sent; see
+                // outbox.rs); both are counted like any request and charged to the
+                // control and bytes budgets (over them: strikes).
+                let len = match control {
+                    Incoming::Ping(p) => {
+                        out.pong(Frame::pong(&p));
+                        p.len()
+                    }
+                    Incoming::Pong(len) => len,
+                    _ => 0,
+                };
                 app.metrics.control_frames.inc();
-                app.metrics.bytes_in.inc_by(p.len() as u64);
+                app.metrics.bytes_in.inc_by(len as u64);
                 if let Some(name) = &session.name {
                     app.counters.inc(&**name);
                 }
                 let _ = session.charge(&app, &out, budget::Kind::Control, 1);
-                let _ = session.charge(&app, &out, budget::Kind::Bytes, p.len().max(1) as u32);
+                let _ = session.charge(&app, &out, budget::Kind::Bytes, len.max(1) as u32);
                 continue;
             }
-            Some(Ok(Message::Close(_))) | None => {
+            Ok(Some(Incoming::Close(code))) => {
+                out.peer_closed(code);
+                break;
+            }
+            Ok(None) => {
                 out.close(CLOSE_NORMAL);
                 break;
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 transport_error(&app, &out, e);
                 break;
             }
@@ -189,7 +201,7 @@ async fn run_in_span(app: Arc<App>, socket: WebSocket, slot: Slot, conn: u64) {
             continue;
         }
         match text {
-            Some(text) => handlers::handle(&app, &out, &mut session, text.as_str()).await,
+            Some(text) => handlers::handle(&app, &out, &mut session, &text).await,
             None => handlers::reply_error(
                 &app,
                 &out,
@@ -280,21 +292,20 @@ fn deadline(
 /// The transport could not read a frame: say why with the right close code (1009 only
 /// for size; 1007 invalid UTF-8; 1002 any other protocol error), or just stop when the
 /// socket itself failed.
-fn transport_error(app: &App, out: &Outbox, e: axum::Error) {
-    use tungstenite::Error as E;
-    let inner = e.into_inner();
-    match inner.downcast_ref::<E>() {
-        Some(E::Capacity(_)) => reject(app, out, "frame over the size limit"),
-        Some(E::Utf8(_)) => {
+fn transport_error(app: &App, out: &Outbox, e: ReadFailure) {
+    match e {
+        ReadFailure::Frame(ReadError::TooLarge) => reject(app, out, "frame over the size limit"),
+        ReadFailure::Frame(ReadError::InvalidUtf8) => {
             app.metrics.protocol_errors.inc();
             out.close(CLOSE_INVALID_UTF8);
         }
-        Some(E::Protocol(_) | E::AttackAttempt) => {
+        ReadFailure::Frame(ReadError::Protocol(what)) => {
             app.metrics.protocol_errors.inc();
+            tracing::debug!(what, "websocket protocol error");
             out.close(CLOSE_PROTOCOL);
         }
-        // The socket failed or was closed: nobody to tell.
-        _ => out.close(CLOSE_NORMAL),
+        // The socket failed: nobody to tell.
+        ReadFailure::Io(_) => out.close(CLOSE_NORMAL),
     }
 }
 
