@@ -1,12 +1,17 @@
 //! Scoreboard cases for `throng::counter`.
 //!
 //! `counter.contended`: two threads increment one counter as fast as they can, for
-//! `throng::counter::Counter` and, in the same run, a shared `AtomicU64` (`atomic-u64`)
-//! and a `Mutex<u64>` (`mutex-u64`). Unit: increments per second (all threads).
+//! `throng::counter::Counter` and, in the same run, a shared `AtomicU64` (`atomic-u64`),
+//! a `Mutex<u64>` (`mutex-u64`), and the ceiling: each thread adding to its own
+//! cache-padded atomic that it already holds (`padded-per-thread`, what a sharded
+//! counter costs at best: no shard lookup at all). Unit: increments per second (all
+//! threads).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
+
+use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use throng::counter::Counter;
@@ -72,6 +77,7 @@ fn contended() -> CaseResult {
     let c = Counter::new();
     let atomic = AtomicU64::new(0);
     let mutex = Mutex::new(0u64);
+    let padded: [CachePadded<AtomicU64>; THREADS] = Default::default();
     let best = interleaved_best(
         ROUNDS,
         &mut [
@@ -99,6 +105,15 @@ fn contended() -> CaseResult {
                     BATCH
                 })
             },
+            &mut || {
+                parallel_rate(THREADS, DUR, |t| {
+                    let mine = &padded[t];
+                    for _ in 0..BATCH {
+                        mine.fetch_add(1, Ordering::Relaxed);
+                    }
+                    BATCH
+                })
+            },
         ],
     );
     black_box((c.sum(), atomic.load(Ordering::Relaxed)));
@@ -109,6 +124,7 @@ fn contended() -> CaseResult {
         peers: vec![
             ("atomic-u64".into(), best[1]),
             ("mutex-u64".into(), best[2]),
+            ("padded-per-thread".into(), best[3]),
         ],
     }
 }

@@ -192,6 +192,7 @@ impl Counter {
     /// Adds `n` to the counter (wrapping on overflow).
     ///
     /// Wait-free: one atomic add on the calling thread's shard.
+    #[inline]
     pub fn add(&self, n: u64) {
         let i = thread_shard(self.shards.len());
         self.shards[i].fetch_add(n, Ordering::Relaxed);

@@ -196,6 +196,7 @@ pub(crate) mod atomic {
 ///
 /// Each thread draws a stable pseudo-random index once; under loom it is derived from
 /// loom's thread id so models stay deterministic.
+#[inline]
 pub(crate) fn thread_shard(n: usize) -> usize {
     debug_assert!(n.is_power_of_two());
     #[cfg(not(loom))]
