@@ -110,12 +110,12 @@
 //! | Injectable clock | yes | not a documented setting | no (`time.Now`) |
 //! | Shared state across processes | no | no | `DistributedCircuitBreaker` (Redis) |
 //! | Registry, fallbacks, decorators | no | yes | no |
-//! | tower `Layer` | not yet | n/a | n/a |
+//! | tower `Layer` | `throng::tower::BreakerLayer` (feature `tower`) | n/a | n/a |
 //!
 //! What we lack, in order of likely need: a forced-open / disabled state that ignores the
 //! policies (use [`trip`](Breaker::trip) with a long cool-down), a half-open time limit
-//! (give probes a timeout instead), a separate slow-call rate, per-call events, a tower
-//! layer, and distributed state.
+//! (give probes a timeout instead), a separate slow-call rate, per-call events, and
+//! distributed state.
 //!
 //! # Pitfalls avoided
 //!
@@ -250,6 +250,7 @@
 mod breaker;
 mod config;
 mod error;
+mod hooks;
 mod permit;
 mod state;
 mod stats;
@@ -258,7 +259,7 @@ mod window;
 pub use breaker::Breaker;
 pub use config::BreakerBuilder;
 pub use error::{CallError, InvalidBreaker, Rejected};
-pub use permit::{Outcome, Permit};
+pub use permit::{Outcome, OwnedPermit, Permit};
 pub use state::{Reason, State, StateChange};
 pub use stats::BreakerMetrics;
 pub use window::Window;

@@ -104,6 +104,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let runner = Arc::new(AsyncRunner(handler));
         let handles = (0..self.workers)
@@ -135,6 +136,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let handler = Arc::new(handler);
         let handles = (0..self.workers)
@@ -173,6 +175,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let runner = Arc::new(AsyncRunner(handler));
         let workers = (0..self.workers)

@@ -161,6 +161,7 @@
 mod config;
 mod error;
 mod handle;
+mod hooks;
 mod intake;
 mod metrics;
 #[allow(clippy::module_inception)]
