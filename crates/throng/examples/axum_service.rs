@@ -95,7 +95,7 @@ fn upstream(
             tokio::time::sleep(Duration::from_millis(5)).await;
             match mode {
                 DOWN => Err(UpstreamError::Unavailable),
-                FLAKY if n.is_multiple_of(2) => Err(UpstreamError::Unavailable),
+                FLAKY if n % 2 == 0 => Err(UpstreamError::Unavailable),
                 _ if !(1..=100).contains(&id) => Err(UpstreamError::NotFound),
                 _ => Ok(Item {
                     id,

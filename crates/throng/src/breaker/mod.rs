@@ -42,6 +42,13 @@
 //! listener as a [`StateChange`] (from, to, [`Reason`], time on the breaker's clock,
 //! sequence number, how long it will stay open); [`Breaker::metrics`] returns a
 //! [`BreakerMetrics`] snapshot. [`Breaker::trip`] and [`Breaker::reset`] force a state.
+//! With the `tracing` feature each state change is also an event on the
+//! `throng::breaker` target (`warn` when it opens); with the `metrics` feature the
+//! breaker reports `throng_breaker_state` (0 closed, 1 half-open, 2 open),
+//! `throng_breaker_transitions_total{to}` and `throng_breaker_rejected_total`, labelled
+//! `breaker` with its [name](BreakerBuilder::name). [`Breaker::try_acquire_owned`] gives
+//! a `'static` [`OwnedPermit`] for spawned calls; `throng::tower::BreakerLayer` (feature
+//! `tower`) is the tower form.
 //! All time comes from an injectable [`Clock`](crate::clock::Clock)
 //! ([`BreakerBuilder::clock`]): [`ManualClock`](crate::clock::ManualClock) or paused tokio
 //! time in tests.

@@ -65,7 +65,8 @@ impl PoolBuilder {
         self
     }
 
-    /// A name for logs and `Debug` output (default `"pool"`).
+    /// A name for logs, `Debug` output and the `pool` label of its metrics (feature
+    /// `metrics`; default `"pool"`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
