@@ -59,10 +59,8 @@ impl Hooks {
     }
 
     /// A state change of the breaker `name` happened (called outside its lock).
-    #[cfg_attr(
-        not(any(feature = "tracing", feature = "metrics")),
-        allow(unused_variables)
-    )]
+    // `name` is for tracing only; `event` for either.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     #[inline]
     pub(crate) fn state_change(&self, name: &str, event: &StateChange) {
         #[cfg(feature = "tracing")]
