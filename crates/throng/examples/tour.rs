@@ -92,7 +92,7 @@ async fn main() {
                     })
                     .await
                     .expect("keeper runs until the clients are done");
-                if sent.is_multiple_of(500) {
+                if sent % 500 == 0 {
                     // try_publish only fails once the broadcaster is closed, which
                     // happens after the clients end; Block subscribers are absent here.
                     news.try_publish(Arc::from(format!("client {c} reached {sent} requests")))

@@ -65,6 +65,7 @@ impl Clock for MonotonicClock {
 
 /// tokio's clock, `tokio::time::Instant`: follows `tokio::time::pause()` / `advance()`.
 #[cfg(feature = "tokio-clock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-clock")))]
 #[derive(Debug, Clone, Copy)]
 pub struct TokioClock {
     origin: tokio::time::Instant,
@@ -99,6 +100,7 @@ impl Clock for TokioClock {
 /// quanta calibrates the counter against the OS clock on first use and falls back to the
 /// OS clock where the counter is unreliable.
 #[cfg(feature = "quanta-clock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quanta-clock")))]
 #[derive(Debug, Clone)]
 pub struct QuantaClock {
     clock: quanta::Clock,

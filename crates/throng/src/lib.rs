@@ -40,6 +40,9 @@
 //! - Use [`Breaker`](breaker::Breaker) for a circuit breaker in front of a downstream:
 //!   trips on consecutive failures or a failure rate over a sliding window, rejects fast
 //!   while open, probes when half-open; cancelled calls are not failures.
+//! - Use the `throng::tower` adapters (feature `tower`) to put the rate limiter,
+//!   the breaker or the backoff in front of a tower/axum service, or a pool or batcher
+//!   behind one.
 //! - Use [`Cache`](cache::Cache) for a bounded concurrent cache (S3-FIFO, weights,
 //!   TTL/TTI on an injectable clock) whose `get_or_load` runs one loader per key even
 //!   when the leading caller is cancelled.
@@ -50,61 +53,99 @@
 //! # Features
 //!
 //! One Cargo feature per pattern (`counter`, `keyed`, `periodic`, `dump`, `keeper`,
-//! `signal`, `broadcast`, `cancel`, `retry`, `parallel`, `pool`, `ratelimit`, `breaker`, `cache`, `batch`, `pipeline`; `clock` and `tokio-clock` are pulled in by the time-driven ones), and `full` (the default) for all of them.
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+//! `signal`, `broadcast`, `cancel`, `retry`, `parallel`, `pool`, `ratelimit`, `breaker`,
+//! `cache`, `batch`, `pipeline`; `clock`, `tokio-clock` and `quanta-clock` are pulled in
+//! by the time-driven ones), and `full` (the default) for all of them. Integrations, off
+//! by default:
+//!
+//! | feature | adds | dependencies |
+//! |---|---|---|
+//! | `tower` | `throng::tower`: rate-limit and breaker layers, a retry policy from `Backoff`, `Pool` and `Batcher` as services | `tower` (retry), `pin-project-lite` |
+//! | `http` | `tower::http`: 429/503 answers with `Retry-After`, a `5xx` breaker classifier (implies `tower`) | `http` |
+//! | `tracing` | pool and pipeline work in the caller's span; breaker transitions and retries as events | `tracing` |
+//! | `metrics` | pool queue depth and jobs, breaker state, rate-limit refusals through the `metrics` facade | `metrics` |
+//!
+//! The docs on docs.rs are built with every feature; each item says which it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub(crate) mod panic;
 pub(crate) mod sync;
 
 #[cfg(feature = "clock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clock")))]
 pub mod clock;
 
 #[cfg(feature = "counter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "counter")))]
 pub mod counter;
 
 #[cfg(feature = "keyed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyed")))]
 pub mod keyed;
 
 #[cfg(feature = "periodic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "periodic")))]
 pub mod periodic;
 
 // tokio has no `fs` under `--cfg loom`; the dumper has no loom model of its own.
 #[cfg(all(feature = "dump", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "dump")))]
 pub mod dump;
 
 #[cfg(feature = "keeper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keeper")))]
 pub mod keeper;
 
 #[cfg(feature = "signal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub mod signal;
 
 #[cfg(feature = "broadcast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "broadcast")))]
 pub mod broadcast;
 
 #[cfg(feature = "cancel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cancel")))]
 pub mod cancel;
 
 #[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
 
 #[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub mod parallel;
 
 #[cfg(feature = "pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pool")))]
 pub mod pool;
 
 #[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
 pub mod ratelimit;
 
 #[cfg(feature = "breaker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
 pub mod breaker;
 
 #[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 
 #[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub mod batch;
 
 #[cfg(feature = "pipeline")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pipeline")))]
 pub mod pipeline;
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
+
+/// The crate README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -135,6 +135,65 @@ impl<T, R, E> Batcher<T, R, E> {
         }
     }
 
+    /// Holds one intake slot now, if there is room: the fast path of a tower
+    /// `poll_ready`. `Err(true)` full, `Err(false)` closed or shutting down.
+    #[cfg(feature = "tower")]
+    pub(crate) fn try_reserve(&self) -> Result<mpsc::OwnedPermit<Msg<T, R, E>>, bool> {
+        if self.shared.stop.is_cancelled() {
+            return Err(false);
+        }
+        match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Ok(permit),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(true),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(false),
+        }
+    }
+
+    /// Waits for an intake slot; `None` if the batcher closes or shutdown begins first.
+    /// Owns what it needs, so a tower service can box it.
+    #[cfg(feature = "tower")]
+    pub(crate) fn reserve_owned(
+        &self,
+    ) -> impl Future<Output = Option<mpsc::OwnedPermit<Msg<T, R, E>>>> + Send + Sync + 'static
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        let tx = self.tx.clone();
+        let stop = self.shared.stop.clone();
+        async move {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                permit = tx.reserve_owned() => permit.ok(),
+            }
+        }
+    }
+
+    /// Queues `item` into a slot held by `try_reserve` / `reserve_owned`, as `submit`
+    /// does with its permit: refused (item back) if shutdown began meanwhile.
+    #[cfg(feature = "tower")]
+    pub(crate) fn submit_reserved(
+        &self,
+        permit: mpsc::OwnedPermit<Msg<T, R, E>>,
+        item: T,
+    ) -> Result<BatchHandle<R, E>, T> {
+        if self.shared.stop.is_cancelled() {
+            drop(permit);
+            return Err(self.reject(item));
+        }
+        let (reply, rx) = oneshot::channel();
+        permit.send((item, reply));
+        Ok(BatchHandle { rx })
+    }
+
+    /// Counts a refusal made outside the submit grid (a tower call without a slot).
+    #[cfg(feature = "tower")]
+    pub(crate) fn count_rejected(&self) {
+        self.shared.counters.rejected.fetch_add(1, Relaxed);
+    }
+
     fn reject<X>(&self, err: X) -> X {
         self.shared.counters.rejected.fetch_add(1, Relaxed);
         err

@@ -102,6 +102,8 @@ mod error;
 mod metrics;
 mod task;
 
+#[cfg(feature = "tower")]
+pub(crate) use batcher::Msg;
 pub use batcher::{BatchHandle, Batcher};
 pub use config::BatcherBuilder;
 pub use error::{BatchConfigError, BatchError, Closed, TrySubmitError};

@@ -1,5 +1,6 @@
 //! [`Breaker`]: the shared state, admission, verdicts and transitions.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -14,7 +15,8 @@ use crate::sync::{Arc, Mutex, MutexGuard};
 
 use super::config::{BreakerBuilder, CoolDown, Listener, Settings};
 use super::error::{CallError, Rejected};
-use super::permit::{Outcome, Permit};
+use super::hooks::Hooks;
+use super::permit::{Outcome, OwnedPermit, Permit};
 use super::state::{next_word, state_of, Reason, State, StateChange, CLOSED};
 use super::stats::{BreakerMetrics, Counted, Padded, Stats};
 use super::window::Tally;
@@ -47,6 +49,8 @@ pub(crate) struct Inner<C> {
     stats: Stats,
     core: Mutex<Core>,
     listener: Option<Listener>,
+    name: Cow<'static, str>,
+    hooks: Hooks,
 }
 
 /// What transitions need, under the lock.
@@ -71,7 +75,12 @@ impl Breaker<MonotonicClock> {
 }
 
 impl<C: Clock> Breaker<C> {
-    pub(crate) fn from_parts(settings: Settings, clock: C, listener: Option<Listener>) -> Self {
+    pub(crate) fn from_parts(
+        settings: Settings,
+        clock: C,
+        listener: Option<Listener>,
+        name: Cow<'static, str>,
+    ) -> Self {
         let backoff = match settings.cool_down {
             CoolDown::Growing(b) => Some(b.state()),
             CoolDown::Fixed(_) => None,
@@ -93,6 +102,8 @@ impl<C: Clock> Breaker<C> {
                     rng: entropy_rng(),
                 }),
                 listener,
+                hooks: Hooks::new(&name),
+                name,
             }),
         }
     }
@@ -121,6 +132,38 @@ impl<C: Clock> Breaker<C> {
             return Ok(Permit::new(&self.inner, word, start));
         }
         self.inner.acquire_slow(word)
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), with a permit that holds a handle to the
+    /// breaker instead of borrowing it (tokio's `_owned` convention): for a call that
+    /// runs in a spawned task or a future that must be `'static`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use throng::breaker::Breaker;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let breaker = Breaker::builder().build().expect("valid settings");
+    /// let permit = breaker.try_acquire_owned().expect("closed");
+    /// tokio::spawn(async move {
+    ///     // ... the call ...
+    ///     permit.success();
+    /// })
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(breaker.metrics().successes, 1);
+    /// # }
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit<C>, Rejected> {
+        self.try_acquire()
+            .map(|permit| permit.into_owned(self.inner.clone()))
     }
 
     /// Runs `f` through the breaker, counting an `Err` as a failure and an `Ok` as a
@@ -243,6 +286,11 @@ impl<C: Clock> Breaker<C> {
     pub fn clock(&self) -> &C {
         &self.inner.clock
     }
+
+    /// The name given to the builder (`"breaker"` by default).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
 }
 
 impl<C: Clock> Inner<C> {
@@ -251,13 +299,16 @@ impl<C: Clock> Inner<C> {
     }
 
     fn emit(&self, event: Option<StateChange>) {
-        if let (Some(event), Some(listener)) = (event, &self.listener) {
+        let Some(event) = event else { return };
+        self.hooks.state_change(&self.name, &event);
+        if let Some(listener) = &self.listener {
             listener(&event);
         }
     }
 
     fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.stats.count(Counted::Rejected);
+        self.hooks.rejected();
         Rejected {
             state,
             retry_after_ns: retry_after
@@ -515,6 +566,7 @@ impl<C: Clock> Inner<C> {
 impl<C: fmt::Debug> fmt::Debug for Breaker<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Breaker")
+            .field("name", &self.inner.name)
             .field("state", &state_of(self.inner.word.load(Relaxed)))
             .field("settings", &self.inner.settings)
             .field("clock", &self.inner.clock)

@@ -1,5 +1,6 @@
 //! [`BreakerBuilder`]: settings, validated by [`build`](BreakerBuilder::build).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,7 @@ pub(crate) struct Settings {
 /// | [`half_open_probes`](Self::half_open_probes) | 1 |
 /// | [`clock`](Self::clock) | [`MonotonicClock`] |
 /// | [`on_state_change`](Self::on_state_change) | none |
+/// | [`name`](Self::name) | `"breaker"` |
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct BreakerBuilder<C = MonotonicClock> {
     consecutive: Option<u32>,
@@ -65,6 +67,7 @@ pub struct BreakerBuilder<C = MonotonicClock> {
     probes: u32,
     clock: C,
     listener: Option<Listener>,
+    name: Cow<'static, str>,
 }
 
 impl<C: fmt::Debug> fmt::Debug for BreakerBuilder<C> {
@@ -78,6 +81,7 @@ impl<C: fmt::Debug> fmt::Debug for BreakerBuilder<C> {
             .field("probes", &self.probes)
             .field("clock", &self.clock)
             .field("on_state_change", &self.listener.is_some())
+            .field("name", &self.name)
             .finish()
     }
 }
@@ -93,6 +97,7 @@ impl Default for BreakerBuilder<MonotonicClock> {
             probes: 1,
             clock: MonotonicClock::new(),
             listener: None,
+            name: Cow::Borrowed("breaker"),
         }
     }
 }
@@ -179,7 +184,16 @@ impl<C: Clock> BreakerBuilder<C> {
             probes: self.probes,
             clock,
             listener: self.listener,
+            name: self.name,
         }
+    }
+
+    /// A name for `Debug` output and, with the `tracing` and `metrics` features, the
+    /// `breaker` field of its events and the `breaker` label of its metrics (default
+    /// `"breaker"`). Name each downstream's breaker.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// Call `listener` on every state change, after the change and outside the breaker's
@@ -263,6 +277,11 @@ impl<C: Clock> BreakerBuilder<C> {
     /// The first broken rule, as an [`InvalidBreaker`] variant (its docs list them all).
     pub fn build(self) -> Result<Breaker<C>, InvalidBreaker> {
         let settings = self.settings()?;
-        Ok(Breaker::from_parts(settings, self.clock, self.listener))
+        Ok(Breaker::from_parts(
+            settings,
+            self.clock,
+            self.listener,
+            self.name,
+        ))
     }
 }

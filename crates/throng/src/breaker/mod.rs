@@ -42,6 +42,13 @@
 //! listener as a [`StateChange`] (from, to, [`Reason`], time on the breaker's clock,
 //! sequence number, how long it will stay open); [`Breaker::metrics`] returns a
 //! [`BreakerMetrics`] snapshot. [`Breaker::trip`] and [`Breaker::reset`] force a state.
+//! With the `tracing` feature each state change is also an event on the
+//! `throng::breaker` target (`warn` when it opens); with the `metrics` feature the
+//! breaker reports `throng_breaker_state` (0 closed, 1 half-open, 2 open),
+//! `throng_breaker_transitions_total{to}` and `throng_breaker_rejected_total`, labelled
+//! `breaker` with its [name](BreakerBuilder::name). [`Breaker::try_acquire_owned`] gives
+//! a `'static` [`OwnedPermit`] for spawned calls; `throng::tower::BreakerLayer` (feature
+//! `tower`) is the tower form.
 //! All time comes from an injectable [`Clock`](crate::clock::Clock)
 //! ([`BreakerBuilder::clock`]): [`ManualClock`](crate::clock::ManualClock) or paused tokio
 //! time in tests.
@@ -110,12 +117,12 @@
 //! | Injectable clock | yes | not a documented setting | no (`time.Now`) |
 //! | Shared state across processes | no | no | `DistributedCircuitBreaker` (Redis) |
 //! | Registry, fallbacks, decorators | no | yes | no |
-//! | tower `Layer` | not yet | n/a | n/a |
+//! | tower `Layer` | `throng::tower::BreakerLayer` (feature `tower`) | n/a | n/a |
 //!
 //! What we lack, in order of likely need: a forced-open / disabled state that ignores the
 //! policies (use [`trip`](Breaker::trip) with a long cool-down), a half-open time limit
-//! (give probes a timeout instead), a separate slow-call rate, per-call events, a tower
-//! layer, and distributed state.
+//! (give probes a timeout instead), a separate slow-call rate, per-call events, and
+//! distributed state.
 //!
 //! # Pitfalls avoided
 //!
@@ -250,6 +257,7 @@
 mod breaker;
 mod config;
 mod error;
+mod hooks;
 mod permit;
 mod state;
 mod stats;
@@ -258,7 +266,7 @@ mod window;
 pub use breaker::Breaker;
 pub use config::BreakerBuilder;
 pub use error::{CallError, InvalidBreaker, Rejected};
-pub use permit::{Outcome, Permit};
+pub use permit::{Outcome, OwnedPermit, Permit};
 pub use state::{Reason, State, StateChange};
 pub use stats::BreakerMetrics;
 pub use window::Window;

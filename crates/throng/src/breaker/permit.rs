@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::clock::Clock;
+use crate::sync::Arc;
 
 use super::breaker::Inner;
 use super::state::{state_of, State};
@@ -93,6 +94,17 @@ impl<'a, C: Clock> Permit<'a, C> {
         self.done = true;
         self.inner.finish(self.word, self.start, outcome);
     }
+
+    /// The same admission, holding the breaker instead of borrowing it.
+    pub(crate) fn into_owned(mut self, inner: Arc<Inner<C>>) -> OwnedPermit<C> {
+        self.done = true;
+        OwnedPermit {
+            inner,
+            word: self.word,
+            start: self.start,
+            done: false,
+        }
+    }
 }
 
 impl<C: Clock> Drop for Permit<'_, C> {
@@ -111,6 +123,79 @@ impl<C: Clock> Drop for Permit<'_, C> {
 impl<C: Clock> fmt::Debug for Permit<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Permit`] that owns a handle to its breaker (`'static`), from
+/// [`Breaker::try_acquire_owned`](super::Breaker::try_acquire_owned): for a call whose
+/// future must outlive the borrow (a spawned task, a tower response future).
+///
+/// Same rules as [`Permit`]: report with [`record`](Self::record) (or `success` /
+/// `failure` / `ignore`); dropped without a verdict it counts as ignored and frees its
+/// probe slot; dropped while its thread panics it counts as a failure.
+#[must_use = "report the call's outcome; a dropped permit counts as ignored"]
+pub struct OwnedPermit<C: Clock> {
+    inner: Arc<Inner<C>>,
+    word: u64,
+    start: u64,
+    done: bool,
+}
+
+impl<C: Clock> OwnedPermit<C> {
+    /// As [`Permit::state`].
+    pub fn state(&self) -> State {
+        state_of(self.word)
+    }
+
+    /// As [`Permit::is_probe`].
+    pub fn is_probe(&self) -> bool {
+        self.state() == State::HalfOpen
+    }
+
+    /// The call succeeded.
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// The call failed.
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+
+    /// Do not count the call (same as dropping the permit).
+    #[inline]
+    pub fn ignore(self) {
+        self.record(Outcome::Ignore);
+    }
+
+    /// Reports `outcome`.
+    #[inline]
+    pub fn record(mut self, outcome: Outcome) {
+        self.done = true;
+        self.inner.finish(self.word, self.start, outcome);
+    }
+}
+
+impl<C: Clock> Drop for OwnedPermit<C> {
+    fn drop(&mut self) {
+        if !self.done {
+            let outcome = if std::thread::panicking() {
+                Outcome::Failure
+            } else {
+                Outcome::Ignore
+            };
+            self.inner.finish(self.word, self.start, outcome);
+        }
+    }
+}
+
+impl<C: Clock> fmt::Debug for OwnedPermit<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
             .field("state", &self.state())
             .finish_non_exhaustive()
     }

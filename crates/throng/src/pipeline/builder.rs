@@ -114,17 +114,22 @@ where
         let f = Arc::new(f);
         self.spawners.push(Box::new(move |rt, tracker, control| {
             for index in 0..workers {
-                tracker.spawn_on(
-                    worker(
-                        name,
-                        source.clone(),
-                        tx.clone(),
-                        f.clone(),
-                        (counters.clone(), index),
-                        control.clone(),
-                    ),
-                    rt,
+                let task = worker(
+                    name,
+                    source.clone(),
+                    tx.clone(),
+                    f.clone(),
+                    (counters.clone(), index),
+                    control.clone(),
                 );
+                // `spawn` runs this closure, so the current span is the caller's: each
+                // stage worker gets a child span of it.
+                #[cfg(feature = "tracing")]
+                let task = tracing::Instrument::instrument(
+                    task,
+                    tracing::info_span!("pipeline_stage", stage = name, worker = index),
+                );
+                tracker.spawn_on(task, rt);
             }
         }));
         PipelineBuilder {
@@ -141,6 +146,9 @@ where
 
     /// Starts every stage. Returns the input (send items; drop every clone to say "no
     /// more"), the output (receive results), and the handle (metrics, cancel, join).
+    ///
+    /// With the `tracing` feature, each stage worker runs in a `pipeline_stage` span
+    /// (fields `stage`, `worker`) whose parent is the span current at this call.
     ///
     /// # Errors
     ///

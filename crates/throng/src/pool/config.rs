@@ -65,7 +65,8 @@ impl PoolBuilder {
         self
     }
 
-    /// A name for logs and `Debug` output (default `"pool"`).
+    /// A name for logs, `Debug` output and the `pool` label of its metrics (feature
+    /// `metrics`; default `"pool"`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -104,6 +105,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let runner = Arc::new(AsyncRunner(handler));
         let handles = (0..self.workers)
@@ -135,6 +137,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let handler = Arc::new(handler);
         let handles = (0..self.workers)
@@ -173,6 +176,7 @@ impl PoolBuilder {
             self.workers,
             self.queue_capacity,
             self.job_timeout,
+            &self.name,
         ));
         let runner = Arc::new(AsyncRunner(handler));
         let workers = (0..self.workers)

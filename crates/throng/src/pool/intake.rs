@@ -22,6 +22,18 @@ pub enum Push<T> {
     Closed(T),
 }
 
+/// Result of [`Intake::reserve`].
+#[cfg(feature = "tower")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// One slot is held for a later [`Intake::push_reserved`] (or [`Intake::release`]).
+    Reserved,
+    /// Queue and reservations are at capacity.
+    Full,
+    /// Intake is closed.
+    Closed,
+}
+
 /// Result of [`Intake::pop`].
 #[derive(Debug)]
 pub enum Pop<T> {
@@ -39,6 +51,8 @@ pub enum Pop<T> {
 struct State<T> {
     queue: VecDeque<T>,
     capacity: usize,
+    /// Slots promised to reservations (a tower `poll_ready`): counted against capacity.
+    reserved: usize,
     /// No more pushes; workers drain what is queued.
     closed: bool,
     /// No more pops either; the queue was handed back.
@@ -60,6 +74,7 @@ impl<T> Intake<T> {
             state: Mutex::new(State {
                 queue: VecDeque::with_capacity(capacity.min(4096)),
                 capacity,
+                reserved: 0,
                 closed: false,
                 halted: false,
                 idle_workers: 0,
@@ -82,7 +97,7 @@ impl<T> Intake<T> {
         if s.closed {
             return Push::Closed(item);
         }
-        if s.queue.len() >= s.capacity {
+        if s.queue.len() + s.reserved >= s.capacity {
             if register {
                 s.waiting_submitters += 1;
             }
@@ -95,6 +110,55 @@ impl<T> Intake<T> {
             s.idle_workers -= 1;
         }
         Push::Accepted { wake_worker }
+    }
+
+    #[cfg(feature = "tower")]
+    /// Holds one slot of capacity for a later [`push_reserved`](Self::push_reserved).
+    /// With `register` and no room, the caller is counted as a waiting submitter.
+    pub fn reserve(&self, register: bool) -> Reserve {
+        let mut s = self.lock();
+        if s.closed {
+            return Reserve::Closed;
+        }
+        if s.queue.len() + s.reserved >= s.capacity {
+            if register {
+                s.waiting_submitters += 1;
+            }
+            return Reserve::Full;
+        }
+        s.reserved += 1;
+        Reserve::Reserved
+    }
+
+    #[cfg(feature = "tower")]
+    /// Enqueues `item` into a slot held by [`reserve`](Self::reserve) (never `Full`);
+    /// `Closed` if intake closed since, which also gives the slot up.
+    pub fn push_reserved(&self, item: T) -> Push<T> {
+        let mut s = self.lock();
+        s.reserved = s.reserved.saturating_sub(1);
+        if s.closed {
+            return Push::Closed(item);
+        }
+        s.queue.push_back(item);
+        s.accepted += 1;
+        let wake_worker = s.idle_workers > 0;
+        if wake_worker {
+            s.idle_workers -= 1;
+        }
+        Push::Accepted { wake_worker }
+    }
+
+    #[cfg(feature = "tower")]
+    /// Gives up a slot held by [`reserve`](Self::reserve). Returns `true` if a waiting
+    /// submitter was claimed and must be notified that there is room.
+    pub fn release(&self) -> bool {
+        let mut s = self.lock();
+        s.reserved = s.reserved.saturating_sub(1);
+        let wake_submitter = s.waiting_submitters > 0 && !s.closed;
+        if wake_submitter {
+            s.waiting_submitters -= 1;
+        }
+        wake_submitter
     }
 
     /// Takes the oldest item. With `register` and an empty open queue, the caller is

@@ -53,6 +53,14 @@
 //! # }
 //! ```
 //!
+//! With the `tracing` feature a job runs in the span that was current when it was
+//! submitted (on blocking threads too). With the `metrics` feature the pool reports
+//! `throng_pool_queued` (gauge), `throng_pool_jobs_total{outcome}` (`completed`,
+//! `panicked`, `timed_out`, `cancelled`, `not_started`) and `throng_pool_rejected_total`,
+//! each labelled `pool` with its [name](PoolBuilder::name); the handles are registered
+//! when the pool is spawned, so install the recorder first. Behind tower,
+//! `throng::tower::PoolService` (feature `tower`) makes `poll_ready` hold a queue slot.
+//!
 //! # When to use
 //!
 //! Use a `Pool` when work arrives as a stream of independent jobs from many places (HTTP
@@ -161,6 +169,7 @@
 mod config;
 mod error;
 mod handle;
+mod hooks;
 mod intake;
 mod metrics;
 #[allow(clippy::module_inception)]

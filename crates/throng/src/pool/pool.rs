@@ -134,12 +134,15 @@ impl<J, R> Pool<J, R> {
             job,
             reply,
             queued_at: Instant::now(),
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::current(),
         };
         (entry, handle)
     }
 
     fn reject(&self) {
         self.inner.core.rejected.fetch_add(1, Relaxed);
+        self.inner.core.hooks.rejected();
     }
 
     /// One attempt. `Err` hands the entry back with whether it was `Full` (`true`) or
@@ -147,6 +150,7 @@ impl<J, R> Pool<J, R> {
     fn push(&self, entry: Entry<J, R>, register: bool) -> Result<(), (Entry<J, R>, bool)> {
         match self.inner.core.intake.push(entry, register) {
             Push::Accepted { wake_worker } => {
+                self.inner.core.hooks.queued(1);
                 if wake_worker {
                     self.inner.core.work.notify_one();
                 }
@@ -319,6 +323,82 @@ impl<J, R> Pool<J, R> {
         }
     }
 
+    /// Holds one queue slot now, if there is room: the fast path of a tower
+    /// `poll_ready`. `Err(true)` full, `Err(false)` closed.
+    #[cfg(feature = "tower")]
+    pub(crate) fn try_reserve(&self) -> Result<(), bool> {
+        use super::intake::Reserve;
+        match self.inner.core.intake.reserve(false) {
+            Reserve::Reserved => Ok(()),
+            Reserve::Full => Err(true),
+            Reserve::Closed => Err(false),
+        }
+    }
+
+    /// Waits for room and holds one queue slot; `false` if the pool closed first. The
+    /// future owns what it needs (no borrow of `self`) so a tower service can box it.
+    /// Dropped while waiting, it holds nothing.
+    #[cfg(feature = "tower")]
+    pub(crate) fn reserve_owned(&self) -> impl std::future::Future<Output = bool> + Send + 'static
+    where
+        J: Send + 'static,
+        R: Send + 'static,
+    {
+        use super::intake::Reserve;
+        let core = self.inner.core.clone();
+        async move {
+            loop {
+                match core.intake.reserve(false) {
+                    Reserve::Reserved => return true,
+                    Reserve::Closed => return false,
+                    Reserve::Full => {}
+                }
+                let mut notified = pin!(core.room.notified());
+                // Registered before the second check, as in `submit`.
+                notified.as_mut().enable();
+                match core.intake.reserve(true) {
+                    Reserve::Reserved => return true,
+                    Reserve::Closed => return false,
+                    Reserve::Full => notified.await,
+                }
+            }
+        }
+    }
+
+    /// Queues `job` into a slot held by `try_reserve` / `reserve_owned`; gives the job
+    /// back if the pool closed since (the slot is given up either way).
+    #[cfg(feature = "tower")]
+    pub(crate) fn submit_reserved(&self, job: J) -> Result<JobHandle<R>, J> {
+        let (entry, handle) = self.entry(job);
+        match self.inner.core.intake.push_reserved(entry) {
+            Push::Accepted { wake_worker } => {
+                self.inner.core.hooks.queued(1);
+                if wake_worker {
+                    self.inner.core.work.notify_one();
+                }
+                Ok(handle)
+            }
+            Push::Full(entry) | Push::Closed(entry) => {
+                self.reject();
+                Err(entry.job)
+            }
+        }
+    }
+
+    /// Counts a refusal made outside the submit grid (a tower call without a slot).
+    #[cfg(feature = "tower")]
+    pub(crate) fn count_rejected(&self) {
+        self.reject();
+    }
+
+    /// Gives up a slot held by `try_reserve` / `reserve_owned` without using it.
+    #[cfg(feature = "tower")]
+    pub(crate) fn release_reserved(&self) {
+        if self.inner.core.intake.release() {
+            self.inner.core.room.notify_one();
+        }
+    }
+
     /// Stops intake, lets queued and running jobs finish until `timeout` has passed, then
     /// cancels what is still running and hands back what never started.
     ///
@@ -362,6 +442,7 @@ impl<J, R> Pool<J, R> {
                 }
                 core.not_started
                     .fetch_add(state.unstarted.len() as u64, Relaxed);
+                core.hooks.dequeued(state.unstarted.len());
                 core.jobs.cancel();
                 let grace_end = Instant::now() + inner.cancel_grace;
                 if !join_all(&mut state.workers, Some(grace_end)).await {
@@ -373,6 +454,8 @@ impl<J, R> Pool<J, R> {
                 }
                 let cancelled = core.stats.iter().filter(|w| w.is_running()).count();
                 core.cancelled.store(cancelled as u64, Relaxed);
+                core.hooks
+                    .shutdown(cancelled as u64, state.unstarted.len() as u64);
             }
             state.done = Some(Summary {
                 elapsed: started.elapsed(),

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::JobError;
 use super::handle::{JobResult, Reply};
+use super::hooks::Hooks;
 use super::intake::{Intake, Pop};
 use super::metrics::{PoolMetrics, WorkerStats};
 use crate::panic::panic_message;
@@ -26,6 +27,9 @@ pub(crate) struct Entry<J, R> {
     pub(crate) job: J,
     pub(crate) reply: Reply<R>,
     pub(crate) queued_at: Instant,
+    /// The submitter's span, entered while the job runs.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 /// What the workers and every `Pool` clone share.
@@ -46,10 +50,16 @@ pub(crate) struct Core<J, R> {
     pub(crate) rejected: AtomicU64,
     pub(crate) cancelled: AtomicU64,
     pub(crate) not_started: AtomicU64,
+    pub(crate) hooks: Hooks,
 }
 
 impl<J, R> Core<J, R> {
-    pub(crate) fn new(workers: usize, capacity: usize, job_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        workers: usize,
+        capacity: usize,
+        job_timeout: Option<Duration>,
+        name: &str,
+    ) -> Self {
         Self {
             intake: Intake::new(capacity),
             work: Notify::new(),
@@ -62,6 +72,7 @@ impl<J, R> Core<J, R> {
             rejected: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             not_started: AtomicU64::new(0),
+            hooks: Hooks::new(name),
         }
     }
 
@@ -118,6 +129,7 @@ impl<J, R> Core<J, R> {
                     if wake_submitter {
                         self.room.notify_one();
                     }
+                    self.hooks.dequeued(1);
                     Some(item)
                 }
                 Pop::Finished | Pop::Empty => None,
@@ -198,7 +210,14 @@ where
         };
         let handler = self.0.clone();
         let thread_token = job_token.clone();
-        let mut join = tokio::task::spawn_blocking(move || handler(job, &thread_token));
+        // The worker runs this inside the job's span; carry it onto the blocking thread.
+        #[cfg(feature = "tracing")]
+        let span = tracing::Span::current();
+        let mut join = tokio::task::spawn_blocking(move || {
+            #[cfg(feature = "tracing")]
+            let _entered = span.enter();
+            handler(job, &thread_token)
+        });
         let joined = match timeout {
             None => (&mut join).await,
             Some(limit) => match tokio::time::timeout(limit, &mut join).await {
@@ -226,10 +245,14 @@ pub(crate) async fn work<J, R, X: Runner<J, R>>(core: Arc<Core<J, R>>, index: us
     let stats = &core.stats[index];
     while let Some(entry) = core.next().await {
         stats.start(entry.queued_at.elapsed());
-        let outcome = runner.run(entry.job, &core.jobs, core.job_timeout).await;
+        let run = runner.run(entry.job, &core.jobs, core.job_timeout);
+        #[cfg(feature = "tracing")]
+        let run = tracing::Instrument::instrument(run, entry.span);
+        let outcome = run.await;
         // Counted, delivered and marked idle with no `.await` in between, so an abort at
         // shutdown either finds this job running (cancelled) or finished, never both.
         stats.finish(&outcome);
+        core.hooks.finished(&outcome);
         entry.reply.send(outcome);
         stats.idle();
     }

@@ -107,6 +107,36 @@ pub struct Backoff {
     max_elapsed: Option<Duration>,
 }
 
+/// The builder's defaults (see [`BackoffBuilder`]): 3 attempts (the first and two
+/// retries), waits starting at 100 ms and doubling, capped at 10 s, full jitter, no time
+/// budget. Sensible for a call to another service on the same network; a caller facing
+/// users should set [`max_elapsed`](BackoffBuilder::max_elapsed) too.
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::retry::{Backoff, Jitter};
+///
+/// let policy = Backoff::default();
+/// assert_eq!(policy.max_attempts(), 3);
+/// assert_eq!(policy.initial_delay(), Duration::from_millis(100));
+/// assert_eq!(policy.max_delay(), Duration::from_secs(10));
+/// assert_eq!(policy.jitter(), Jitter::Full);
+/// assert_eq!(policy.max_elapsed(), None);
+/// ```
+impl Default for Backoff {
+    fn default() -> Self {
+        let b = BackoffBuilder::default();
+        Self {
+            initial_delay: b.initial_delay,
+            multiplier: b.multiplier,
+            max_delay: b.max_delay,
+            jitter: b.jitter,
+            max_attempts: b.max_attempts,
+            max_elapsed: b.max_elapsed,
+        }
+    }
+}
+
 impl Backoff {
     /// A builder with the documented defaults (see [`BackoffBuilder`]).
     pub fn builder() -> BackoffBuilder {

@@ -1,7 +1,11 @@
 //! Retry with exponential backoff, jitter, a time budget and cancellable waits.
 //!
+//! The simple case: `Backoff::default().retry(|attempt| call()).await` (3 attempts,
+//! 100 ms doubling, full jitter; see [`Backoff::retry`]).
+//!
 //! A [`Backoff`] is a validated policy (initial delay, multiplier, cap, [`Jitter`], max
-//! attempts, optional max elapsed time) built by [`Backoff::builder`]. [`retry()`] runs an
+//! attempts, optional max elapsed time) built by [`Backoff::builder`], or
+//! [`Backoff::default`]. [`retry()`] runs an
 //! async operation under it: `op(attempt)` is called, and while it fails with an error
 //! the [`retry_if`](Retry::retry_if) predicate calls transient, the loop waits the next
 //! delay (raised by an optional [`retry_after`](Retry::retry_after) hint from the error)
@@ -21,7 +25,12 @@
 //! for errors that will not go away (classify them with `retry_if`), for non-idempotent
 //! operations that may have half-happened, or as a substitute for back-pressure: many
 //! clients retrying a saturated service make it worse, even with jitter. For
-//! request/response services behind tower, prefer `tower::retry` with a retry budget.
+//! request/response services behind tower, use `tower::retry` with this backoff
+//! (`throng::tower::BackoffPolicy`, feature `tower`) and, in a busy server, a retry
+//! budget.
+//!
+//! With the `tracing` feature every failed attempt is a `debug` event on the
+//! `throng::retry` target (the attempt, the wait, or why retrying stopped).
 //!
 //! # X vs Y
 //!
@@ -127,6 +136,8 @@ mod backoff;
 mod error;
 mod run;
 
+#[cfg(feature = "tower")]
+pub(crate) use backoff::entropy_rng;
 pub use backoff::{Backoff, BackoffBuilder, BackoffState, Delays, Jitter, RandomSource};
 pub use error::{InvalidBackoff, RetryError, StopReason};
 pub use run::{

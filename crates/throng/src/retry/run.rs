@@ -75,8 +75,33 @@ struct Decider<P, H, R> {
 }
 
 impl<P, H, R: RandomSource> Decider<P, H, R> {
-    /// `elapsed` is measured from the start of the first attempt.
+    /// `elapsed` is measured from the start of the first attempt. With the `tracing`
+    /// feature, each decision is a `throng::retry` event.
     fn after_failure<E>(&mut self, error: &E, elapsed: Duration, cancelled: bool) -> Next
+    where
+        P: RetryIf<E>,
+        H: RetryAfter<E>,
+    {
+        #[cfg(feature = "tracing")]
+        let attempt = self.state.retries() + 1;
+        let next = self.decide(error, elapsed, cancelled);
+        #[cfg(feature = "tracing")]
+        match &next {
+            Next::Wait(delay) => tracing::debug!(
+                target: "throng::retry",
+                attempt, ?delay, ?elapsed,
+                "attempt failed, retrying"
+            ),
+            Next::Stop(reason) => tracing::debug!(
+                target: "throng::retry",
+                attempt, %reason, ?elapsed,
+                "attempt failed, giving up"
+            ),
+        }
+        next
+    }
+
+    fn decide<E>(&mut self, error: &E, elapsed: Duration, cancelled: bool) -> Next
     where
         P: RetryIf<E>,
         H: RetryAfter<E>,
@@ -183,7 +208,51 @@ pub fn retry<F>(policy: &Backoff, token: &CancellationToken, op: F) -> Retry<F> 
     }
 }
 
-/// A configured async retry; `.await` it. Built by [`retry()`].
+impl Backoff {
+    /// Runs `op` under this policy with no cancellation token: the simple case, as
+    /// backon's `.retry(backoff)`. Same as [`retry()`] with a token nobody cancels;
+    /// attach one later with [`Retry::cancel_on`] if shutdown should end the waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`retry()`]: a [`RetryError`] with the last error, the attempt count and the
+    /// [`StopReason`] (never `Cancelled` unless a token was attached).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`retry()`]: dropping the future drops the attempt in flight and its wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Error, ErrorKind};
+    /// use throng::retry::Backoff;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // 3 attempts, 100 ms then 200 ms (full jitter), capped at 10 s.
+    /// let value = Backoff::default()
+    ///     .retry(|attempt| async move {
+    ///         if attempt < 3 { Err(Error::from(ErrorKind::TimedOut)) } else { Ok(attempt) }
+    ///     })
+    ///     .await?;
+    /// assert_eq!(value, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn retry<F>(&self, op: F) -> Retry<F> {
+        Retry {
+            policy: *self,
+            token: CancellationToken::new(),
+            op,
+            retry_if: AnyError,
+            hint: NoHint,
+            rng: entropy_rng(),
+        }
+    }
+}
+
+/// A configured async retry; `.await` it. Built by [`retry()`] or [`Backoff::retry`].
 #[must_use = "a retry does nothing until awaited"]
 pub struct Retry<F, P = AnyError, H = NoHint, R = fastrand::Rng> {
     policy: Backoff,
@@ -245,6 +314,14 @@ impl<F, P, H, R> Retry<F, P, H, R> {
             hint,
             rng: self.rng,
         }
+    }
+
+    /// Stops retrying when `token` is cancelled (replacing the token given to
+    /// [`retry()`], if any): checked before each retry, and a wait in progress ends at
+    /// once with [`StopReason::Cancelled`]. An attempt in flight is not interrupted.
+    pub fn cancel_on(mut self, token: &CancellationToken) -> Self {
+        self.token = token.clone();
+        self
     }
 
     /// Draws jitter from `rng` instead of a generator seeded from OS entropy. Pass
