@@ -149,7 +149,6 @@
 //! # }
 //! ```
 
-mod registry;
 mod run;
 mod scope;
 mod stopped;

@@ -10,9 +10,9 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
-use super::registry::{Deregister, Registry};
 use super::run::{run_until, run_with_until};
 use super::{ScopedJoinHandle, ShutdownReport, Stopped};
+use crate::abort::{Deregister, Registry};
 
 /// A cancellation token, an optional deadline, and the tasks spawned under them: Go's
 /// `context.Context` plus an owner for every goroutine started in it.
@@ -377,7 +377,7 @@ impl Scope {
         });
         let abort = handle.abort_handle();
         for (reg, key) in slots {
-            reg.fill(key, &abort);
+            reg.fill(key, abort.clone());
         }
         ScopedJoinHandle::new(handle)
     }
@@ -426,7 +426,7 @@ impl Scope {
         };
         // Abort the stragglers, and mark the scope shut down: a task spawned from now on is
         // never polled. Then wait for the aborted tasks to be dropped.
-        self.registry.kill();
+        self.registry.close();
         self.tracker.wait().await;
         ShutdownReport { running, aborted }
     }

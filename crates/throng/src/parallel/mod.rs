@@ -183,11 +183,9 @@
 //! # }
 //! ```
 
-mod catch;
 mod error;
 mod group;
 mod map;
-mod registry;
 mod worker;
 mod workers;
 

@@ -5,7 +5,7 @@ use std::fmt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::panic_message;
+use super::runner::run_panic_message;
 use super::{FinalRun, PeriodicReport, RunPanicked, Stopped};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Arc;
@@ -105,7 +105,7 @@ impl PeriodicHandle {
                     stopped: Stopped::Panicked(RunPanicked {
                         index: self.runs(),
                         is_final: false,
-                        message: panic_message(e.into_panic().as_ref()),
+                        message: run_panic_message(e.into_panic().as_ref()),
                     }),
                 },
                 Err(_) => PeriodicReport {

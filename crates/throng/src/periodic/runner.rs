@@ -1,9 +1,8 @@
 //! The runner: [`Periodic::spawn`], [`Periodic::run`] and the loop they share.
 
-use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::any::Any;
+use std::future::Future;
 use std::pin::pin;
-use std::task::Poll;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -11,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     FinalRun, FirstRun, Periodic, PeriodicHandle, PeriodicReport, RunPanicked, SpawnError, Stopped,
 };
+use crate::panic::{catch_unwind, payload_str};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Arc;
 
@@ -168,14 +168,13 @@ impl RunContext {
     }
 }
 
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    }
+/// The message of a caught panic as [`RunPanicked::message`] documents it: the payload's
+/// text, or `"<non-string panic payload>"` (periodic's own placeholder, kept as
+/// documented; the rest of the crate says it without the angle brackets).
+pub(super) fn run_panic_message(payload: &(dyn Any + Send)) -> String {
+    payload_str(payload)
+        .unwrap_or("<non-string panic payload>")
+        .to_owned()
 }
 
 /// Calls `f` and drives its future, turning a panic in either into `Err(message)`.
@@ -184,16 +183,9 @@ where
     F: FnMut(RunContext) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let fut = catch_unwind(AssertUnwindSafe(|| f(ctx))).map_err(|p| panic_message(p.as_ref()))?;
-    let mut fut = pin!(fut);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(panic_message(p.as_ref()))),
-        },
-    )
-    .await
+    catch_unwind(|| f(ctx))
+        .await
+        .map_err(|p| run_panic_message(&*p))
 }
 
 async fn run_loop<F, Fut>(
