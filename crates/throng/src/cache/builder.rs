@@ -11,7 +11,7 @@ use super::error::BuildError;
 use super::expiry::Expiry;
 
 /// Configures a [`Cache`]. Made by [`Cache::builder`]; checked by [`build`](Self::build).
-#[must_use]
+#[must_use = "a builder does nothing until `build` is called"]
 #[derive(Debug, Clone)]
 pub struct CacheBuilder<K, V, C = MonotonicClock> {
     max_capacity: u64,

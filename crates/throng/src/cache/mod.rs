@@ -23,7 +23,7 @@
 //! - values are large: store `Arc<T>` (values are cloned out on every hit);
 //! - you need an eviction listener, per-entry expiry policies or an entry API: use moka.
 //!
-//! # X vs Y
+//! # Cache vs `Mutex<LruCache>`, dashmap, moka and quick_cache
 //!
 //! | | hit path | eviction | TTL / TTI | single-flight | leader cancelled |
 //! |---|---|---|---|---|---|

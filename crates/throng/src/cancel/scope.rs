@@ -112,6 +112,7 @@ impl Scope {
 
     /// A child scope with the same deadline: cancelled when this one is, but cancelling it
     /// leaves this one running.
+    #[must_use]
     pub fn child(&self) -> Self {
         let mut ancestors = Vec::with_capacity(self.ancestors.len() + 1);
         ancestors.push((self.tracker.clone(), self.registry.clone()));
@@ -126,6 +127,7 @@ impl Scope {
     }
 
     /// A child scope whose deadline is the earlier of `deadline` and this scope's.
+    #[must_use]
     pub fn child_with_deadline(&self, deadline: Instant) -> Self {
         let mut child = self.child();
         child.deadline = Some(match self.deadline {
@@ -137,6 +139,7 @@ impl Scope {
 
     /// A child scope whose deadline is the earlier of `timeout` from now and this scope's.
     /// A timeout too large to represent keeps this scope's deadline.
+    #[must_use]
     pub fn child_with_timeout(&self, timeout: Duration) -> Self {
         match Instant::now().checked_add(timeout) {
             Some(d) => self.child_with_deadline(d),

@@ -15,7 +15,33 @@ use crate::periodic::{FirstRun, InvalidPeriod, MissedTicks, Periodic};
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Takes and writes the deltas of a [`KeyedCounters`] every interval; see the
-/// [module docs](super).
+/// [module docs](super) for the semantics and a spawned example.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::num::NonZeroUsize;
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use throng::dump::{Dumper, TextSink};
+/// use throng::keyed::KeyedCounters;
+/// use tokio_util::sync::CancellationToken;
+///
+/// let hits = Arc::new(KeyedCounters::<String>::new(NonZeroUsize::new(100).unwrap()));
+/// hits.add("alice", 3);
+/// let token = CancellationToken::new();
+/// token.cancel(); // stop at once: only the final flush runs
+/// let report = Dumper::new(hits, Duration::from_secs(60))
+///     .unwrap()
+///     .clock(|| std::time::UNIX_EPOCH)
+///     .run(token, TextSink::new(Vec::new()))
+///     .await;
+/// assert_eq!((report.dumps, report.counted, report.lost), (1, 3, 0));
+/// assert_eq!(report.sink.into_inner(), b"dump=1 ts_ms=0 key=alice count=3\n");
+/// # }
+/// ```
 #[must_use = "a Dumper does nothing until run or spawned"]
 pub struct Dumper<K: Send + Sync> {
     counters: Arc<KeyedCounters<K>>,

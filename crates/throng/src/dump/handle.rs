@@ -46,6 +46,12 @@ impl<S> DumpHandle<S> {
     /// # Errors
     ///
     /// As [`join`](DumpHandle::join).
+    ///
+    /// # Cancel safety
+    ///
+    /// The dumper is cancelled at the first poll; dropping the future after that leaves it
+    /// to do its final flush unwatched and loses the report (the handle went with the
+    /// future). Nothing counted is lost.
     pub async fn stop(self) -> Result<DumpReport<S>, DumperAborted> {
         self.cancel();
         self.join().await

@@ -204,6 +204,7 @@ use loom::cell::UnsafeCell as Cell;
 ///
 /// Dropping a `Reply` is always safe: if the keeper has not started the closure it never
 /// will; if the closure is running or done, its result is dropped.
+#[must_use = "dropping a Reply cancels the call unless the keeper has started it"]
 pub struct Reply<R> {
     slot: Option<Arc<dyn ReplySlot<R>>>,
 }

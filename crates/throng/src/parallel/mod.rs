@@ -92,7 +92,7 @@
 //! `par_iter().map().collect()` keeps order and does not occupy the async runtime's
 //! threads. For a long-running service with a queue, use [`pool`](crate::pool).
 //!
-//! # X vs Y
+//! # ParMap and Group vs buffered, JoinSet + Semaphore, errgroup and conc
 //!
 //! | Tool | Parallel on all cores | Bounded | Order | First error cancels | Panics | `limit = 0` |
 //! |---|---|---|---|---|---|---|

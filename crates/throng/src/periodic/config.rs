@@ -52,8 +52,25 @@ pub enum FirstRun {
 ///
 /// Defaults: [`MissedTicks::Skip`], [`FirstRun::Immediately`], no final run, and no
 /// deadline for the final run when it is turned on.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::periodic::{FirstRun, MissedTicks, Periodic};
+///
+/// // Every 10 s, first after one period, each tick accounted for, with a bounded
+/// // flush on the way out.
+/// let schedule = Periodic::new(Duration::from_secs(10))
+///     .unwrap()
+///     .first_run(FirstRun::AfterPeriod)
+///     .missed_ticks(MissedTicks::Burst)
+///     .final_run(true)
+///     .final_run_deadline(Duration::from_secs(2));
+/// assert_eq!(schedule.period(), Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone)]
-#[must_use]
+#[must_use = "a schedule does nothing until `spawn` or `run` is called"]
 pub struct Periodic {
     pub(super) period: Duration,
     pub(super) missed_ticks: MissedTicks,

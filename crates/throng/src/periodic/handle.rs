@@ -19,6 +19,31 @@ use crate::sync::Arc;
 ///
 /// Dropping the handle cancels the runner (it still does its final run, unjoined);
 /// call [`detach`](PeriodicHandle::detach) to let it run until the token fires instead.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use throng::periodic::{FinalRun, Periodic, Stopped};
+/// use tokio_util::sync::CancellationToken;
+///
+/// let mut handle = Periodic::new(Duration::from_secs(1))
+///     .unwrap()
+///     .final_run(true)
+///     .spawn(CancellationToken::new(), |_ctx| async {})
+///     .unwrap();
+/// tokio::time::sleep(Duration::from_millis(1_500)).await;
+/// assert_eq!(handle.runs(), 2); // at 0 s and 1 s
+/// handle.cancel();
+/// handle.cancel(); // idempotent
+/// let report = handle.join().await;
+/// assert_eq!(report.final_run, FinalRun::Completed);
+/// assert_eq!(report.stopped, Stopped::Cancelled);
+/// assert_eq!(handle.join().await, report); // joining again gives the same report
+/// # }
+/// ```
 #[must_use = "dropping a PeriodicHandle cancels the runner; call detach() to keep it running"]
 pub struct PeriodicHandle {
     pub(super) token: CancellationToken,

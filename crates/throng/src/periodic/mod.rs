@@ -39,7 +39,7 @@
 //! (`tokio_util::time::DelayQueue`), or when the next run time depends on the previous
 //! result (write a loop with `sleep_until`).
 //!
-//! # X vs Y
+//! # spawn vs run, and Periodic vs an interval loop, TaskTracker and dump
 //!
 //! - **[`Periodic::spawn`] vs [`Periodic::run`]**: `spawn` returns at once with a handle;
 //!   the runner lives on the runtime until cancelled. `run` is an `async fn` that only

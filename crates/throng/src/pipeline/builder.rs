@@ -21,6 +21,7 @@ type Spawner<E> = Box<dyn FnOnce(&Handle, &TaskTracker, &Arc<Control<E>>) + Send
 
 /// Builds a pipeline from `In` items to `Cur` items, with stage errors of type `E`.
 /// Start with [`Pipeline::builder`](super::Pipeline::builder).
+#[must_use = "a builder does nothing until `spawn` is called"]
 pub struct PipelineBuilder<In, Cur, E> {
     capacity: usize,
     ordered: bool,

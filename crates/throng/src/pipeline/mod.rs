@@ -46,7 +46,7 @@
 //! - **A single task streaming through adapters** (`StreamExt::map` / `buffered`): fine
 //!   when one task's concurrency is enough; it gives no parallelism across cores.
 //!
-//! # X vs Y
+//! # Pipeline vs hand-wired mpsc stages, StreamExt and pumps
 //!
 //! | | per-stage workers | bounded queues | ordered output | first error stops all | per-stage metrics |
 //! |---|---|---|---|---|---|

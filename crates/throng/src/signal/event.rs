@@ -243,6 +243,23 @@ impl Event {
 /// Created by [`Event::listener`]. Its waits behave as the event's, except that when
 /// every [`Event`] handle has been dropped they return [`Closed`] (a closed event with
 /// no notifier left cannot move). Clones are independent listeners.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use throng::signal::Event;
+///
+/// let event = Event::new();
+/// let listener = event.listener();
+/// event.notify().unwrap();
+/// assert_eq!(listener.generation().get(), 1);
+/// drop(event); // the last notifier is gone: the listener's waits end
+/// assert!(listener.is_closed());
+/// assert!(listener.wait().await.is_err()); // `Closed`
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Listener {
     rx: watch::Receiver<State>,

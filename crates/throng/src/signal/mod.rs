@@ -36,7 +36,7 @@
 //!   collapse into one wake-up. If waiters need each message, use a channel or
 //!   [`broadcast`](crate::broadcast).
 //!
-//! # X vs Y
+//! # Latch and Event vs CancellationToken, Notify, watch and broadcast
 //!
 //! - **[`Latch`] vs `tokio_util::sync::CancellationToken`**: the token is also a one-shot
 //!   broadcast, with cheap clones and child tokens that form a cancellation tree. Use the
