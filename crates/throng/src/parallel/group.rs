@@ -8,7 +8,7 @@ use std::sync::PoisonError;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{ConfigError, ItemError, SpawnError, TrySpawnError};
+use super::error::{InvalidLimit, ItemError, SpawnError, TrySpawnError};
 use crate::panic::{catch_unwind, panic_message};
 use crate::sync::{Arc, Mutex};
 
@@ -88,10 +88,10 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroLimit`] if `limit` is 0 (Go's `SetLimit(0)` blocks every `Go`
+    /// [`InvalidLimit::ZeroLimit`] if `limit` is 0 (Go's `SetLimit(0)` blocks every `Go`
     /// call forever).
-    pub fn with_limit(limit: usize) -> Result<Self, ConfigError> {
-        let limit = NonZeroUsize::new(limit).ok_or(ConfigError::ZeroLimit)?;
+    pub fn with_limit(limit: usize) -> Result<Self, InvalidLimit> {
+        let limit = NonZeroUsize::new(limit).ok_or(InvalidLimit::ZeroLimit)?;
         let mut group = Self::new();
         group.limit = Some(limit);
         Ok(group)

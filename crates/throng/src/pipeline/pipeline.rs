@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::builder::PipelineBuilder;
-use super::error::{PipelineError, Stopped};
+use super::error::{PipelineError, SendError, TrySendError};
 use super::metrics::{StageCounters, StageMetrics};
 use super::queue::Output;
 use super::stage::Control;
@@ -81,7 +81,7 @@ impl<T> PipelineInput<T> {
     ///
     /// # Errors
     ///
-    /// [`Stopped`] with the item if the pipeline stopped (error, cancellation, output
+    /// [`SendError`] with the item if the pipeline stopped (error, cancellation, output
     /// dropped) or this input was closed.
     ///
     /// # Cancel safety
@@ -90,16 +90,16 @@ impl<T> PipelineInput<T> {
     /// sent (it is dropped with the future) and nothing else changes, as with
     /// `tokio::sync::mpsc::Sender::send`. Use [`try_send`](Self::try_send) to keep the item
     /// when the queue is full.
-    pub async fn send(&self, item: T) -> Result<(), Stopped<T>> {
+    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
         let Some(tx) = &self.tx else {
-            return Err(Stopped(item));
+            return Err(SendError(item));
         };
         match tx.send(item).await {
             Ok(()) => {
                 self.sent.fetch_add(1, Relaxed);
                 Ok(())
             }
-            Err(e) => Err(Stopped(e.0)),
+            Err(e) => Err(SendError(e.0)),
         }
     }
 
@@ -107,19 +107,20 @@ impl<T> PipelineInput<T> {
     ///
     /// # Errors
     ///
-    /// `Err(Ok(item))` if the queue is full, `Err(Err(Stopped(item)))` if the pipeline
-    /// stopped.
-    pub fn try_send(&self, item: T) -> Result<(), Result<T, Stopped<T>>> {
+    /// [`TrySendError::Full`] with the item if the queue is full,
+    /// [`TrySendError::Stopped`] with the item if the pipeline stopped or this input was
+    /// closed.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let Some(tx) = &self.tx else {
-            return Err(Err(Stopped(item)));
+            return Err(TrySendError::Stopped(item));
         };
         match tx.try_send(item) {
             Ok(()) => {
                 self.sent.fetch_add(1, Relaxed);
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(item)) => Err(Ok(item)),
-            Err(mpsc::error::TrySendError::Closed(item)) => Err(Err(Stopped(item))),
+            Err(mpsc::error::TrySendError::Full(item)) => Err(TrySendError::Full(item)),
+            Err(mpsc::error::TrySendError::Closed(item)) => Err(TrySendError::Stopped(item)),
         }
     }
 
