@@ -3,15 +3,15 @@
 //! moot in Rust: `move` closures own their values.
 #![cfg(feature = "parallel")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
+use support::MS;
 use throng::parallel::{Group, InvalidLimit, ItemError, ParMap};
 use tokio::time::sleep;
-
-const MS: Duration = Duration::from_millis(1);
 
 #[test]
 fn s14_1_zero_workers_is_a_config_error() {

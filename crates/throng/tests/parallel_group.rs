@@ -2,15 +2,16 @@
 //! spawns, and that no task outlives the group.
 #![cfg(feature = "parallel")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::MS;
 use throng::parallel::{Group, InvalidLimit, ItemError, TrySpawnError};
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 /// Decrements the counter when dropped (task finished or aborted).
 struct Live(Arc<AtomicUsize>);
