@@ -23,7 +23,7 @@
 //! clients retrying a saturated service make it worse, even with jitter. For
 //! request/response services behind tower, prefer `tower::retry` with a retry budget.
 //!
-//! # X vs Y
+//! # retry vs a hand-written loop, backon, tower::retry and timeout
 //!
 //! - **vs a hand-written loop** (`for i in 0..n { match op().await { .. } sleep(d).await }`,
 //!   the seed's `SubmitWithRetry`): the loop usually sleeps after the last attempt, has no
