@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::num::NonZeroUsize;
-
 use loom::sync::Arc;
 use loom::thread;
 use support::opts;

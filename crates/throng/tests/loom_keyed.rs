@@ -11,8 +11,6 @@
 
 mod support;
 
-use std::num::NonZeroUsize;
-
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use loom::sync::Arc;
