@@ -138,6 +138,19 @@ const MAX_DEFAULT_SHARDS: usize = 1024;
 ///
 /// Not `Clone`: share it with an `Arc` (see the [module docs](self) for why).
 /// All methods take `&self` and are safe to call from any number of threads.
+///
+/// # Examples
+///
+/// ```
+/// use throng::counter::Counter;
+///
+/// let sent_bytes = Counter::new();
+/// sent_bytes.add(1_500);
+/// sent_bytes.inc();
+/// assert_eq!(sent_bytes.sum(), 1_501);
+/// assert_eq!(sent_bytes.take(), 1_501); // read and reset, for per-interval numbers
+/// assert_eq!(sent_bytes.sum(), 0);
+/// ```
 pub struct Counter {
     shards: Box<[CachePadded<AtomicU64>]>,
 }

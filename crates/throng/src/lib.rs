@@ -69,6 +69,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "cancel", feature = "parallel"))]
+pub(crate) mod abort;
 pub(crate) mod panic;
 pub(crate) mod sync;
 

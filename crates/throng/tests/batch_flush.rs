@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use throng::batch::{BatchConfigError, BatchError, Batcher, Closed, TrySubmitError};
+use throng::batch::{BatchError, Batcher, InvalidBatcher, SubmitError, TrySubmitError};
 use tokio::time::Instant;
 
 type Log = Arc<Mutex<Vec<Vec<u32>>>>;
@@ -176,7 +176,7 @@ async fn shutdown_flushes_what_is_pending_and_reports_it() {
     }
     assert!(b.is_closed());
     assert!(matches!(b.try_submit(9), Err(TrySubmitError::Closed(9))));
-    assert_eq!(b.submit(10).await.unwrap_err(), Closed(10));
+    assert_eq!(b.submit(10).await.unwrap_err(), SubmitError(10));
     let again = b.shutdown(Duration::from_secs(1)).await;
     assert_eq!(again.succeeded, 6, "idempotent");
 }
@@ -258,29 +258,29 @@ async fn invalid_settings_are_typed_errors() {
     let f = |items: Vec<u8>| async move { Ok::<_, ()>(items) };
     assert_eq!(
         Batcher::builder().max_items(0).spawn(f).unwrap_err(),
-        BatchConfigError::ZeroMaxItems
+        InvalidBatcher::ZeroMaxItems
     );
     assert_eq!(
         Batcher::builder().max_in_flight(0).spawn(f).unwrap_err(),
-        BatchConfigError::ZeroInFlight
+        InvalidBatcher::ZeroInFlight
     );
     assert_eq!(
         Batcher::builder().queue_capacity(0).spawn(f).unwrap_err(),
-        BatchConfigError::ZeroCapacity
+        InvalidBatcher::ZeroCapacity
     );
     assert_eq!(
         Batcher::builder()
             .max_delay(Duration::ZERO)
             .spawn(f)
             .unwrap_err(),
-        BatchConfigError::ZeroDelay
+        InvalidBatcher::ZeroDelay
     );
     assert_eq!(
         Batcher::builder()
             .max_bytes(0, |_: &u8| 1)
             .spawn(f)
             .unwrap_err(),
-        BatchConfigError::ZeroMaxBytes
+        InvalidBatcher::ZeroMaxBytes
     );
 }
 
@@ -305,7 +305,7 @@ async fn submits_after_shutdown_began_are_closed_and_everything_accepted_before_
     // Submitters keep trying while the task drains the queue: every one is refused.
     for n in 100..120 {
         assert!(matches!(b.try_submit(n), Err(TrySubmitError::Closed(m)) if m == n));
-        assert_eq!(b.submit(n).await.unwrap_err(), Closed(n));
+        assert_eq!(b.submit(n).await.unwrap_err(), SubmitError(n));
         tokio::task::yield_now().await;
     }
     let report = shutdown.await;
@@ -354,7 +354,7 @@ async fn a_submitter_waiting_for_room_when_shutdown_begins_gets_its_item_back() 
     });
     tokio::task::yield_now().await;
     gate.add_permits(100);
-    assert_eq!(blocked.await.unwrap(), Err(Closed(4)));
+    assert_eq!(blocked.await.unwrap(), Err(SubmitError(4)));
     let report = shutdown.await.unwrap();
     assert_eq!((report.accepted, report.succeeded), (3, 3), "{report:?}");
     for (n, h) in (1..=3).zip(accepted) {

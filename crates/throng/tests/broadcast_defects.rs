@@ -1,14 +1,12 @@
 //! Regressions for the seed's `MessageBroadcaster` defects (S12-*) and the missing
 //! unsubscribe (S11-3), plus stress tests that count every item.
 
-use std::num::NonZeroUsize;
+mod support;
+
 use std::sync::Arc;
 
-use throng::broadcast::{Broadcaster, Overflow, RecvError, Status, SubscribeOptions};
-
-fn opts(cap: usize, overflow: Overflow) -> SubscribeOptions {
-    SubscribeOptions::new(NonZeroUsize::new(cap).unwrap(), overflow)
-}
+use support::opts;
+use throng::broadcast::{Broadcaster, Overflow, RecvError, Status};
 
 /// The seed's `Broadcast` did `select { case ch <- msg: default: }` on a 10-slot channel:
 /// 15 sent, 10 buffered, 5 silently lost, nothing reported. Here the same run reports

@@ -1,18 +1,16 @@
 //! Behaviour of `Broadcaster` / `Subscriber`: smoke, capacity per policy, try_*,
 //! *_timeout (paused time), drops counted, close and unsubscribe semantics.
 
-use std::num::NonZeroUsize;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::opts;
 use throng::broadcast::{
     Broadcaster, Delivery, Overflow, RecvError, RecvTimeoutError, Status, SubscribeOptions,
     TryPublishError, TryRecvError,
 };
-
-fn opts(cap: usize, overflow: Overflow) -> SubscribeOptions {
-    SubscribeOptions::new(NonZeroUsize::new(cap).unwrap(), overflow)
-}
 
 fn block(cap: usize, ms: u64) -> SubscribeOptions {
     opts(

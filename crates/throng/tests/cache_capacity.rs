@@ -2,13 +2,13 @@
 //! S3-FIFO's scan resistance.
 
 use proptest::prelude::*;
-use throng::cache::{BuildError, Cache, InsertError};
+use throng::cache::{Cache, InsertError, InvalidCache};
 
 #[test]
 fn zero_capacity_is_a_build_error() {
     assert_eq!(
         Cache::<u32, u32>::new(0).unwrap_err(),
-        BuildError::ZeroCapacity
+        InvalidCache::ZeroCapacity
     );
 }
 
@@ -19,17 +19,17 @@ fn zero_shards_and_zero_durations_are_build_errors() {
         .shards(0)
         .build()
         .unwrap_err();
-    assert_eq!(e, BuildError::ZeroShards);
+    assert_eq!(e, InvalidCache::ZeroShards);
     let e = Cache::<u32, u32>::builder(10)
         .time_to_live(Duration::ZERO)
         .build()
         .unwrap_err();
-    assert_eq!(e, BuildError::ZeroTimeToLive);
+    assert_eq!(e, InvalidCache::ZeroTimeToLive);
     let e = Cache::<u32, u32>::builder(10)
         .time_to_idle(Duration::ZERO)
         .build()
         .unwrap_err();
-    assert_eq!(e, BuildError::ZeroTimeToIdle);
+    assert_eq!(e, InvalidCache::ZeroTimeToIdle);
     assert_eq!(e.to_string(), "cache time-to-idle is zero");
 }
 

@@ -1,12 +1,13 @@
 //! Time-to-live and time-to-idle on fake time: a `ManualClock` for the sync API and a
 //! `TokioClock` under paused tokio time for the async one.
 
+mod support;
+
 use std::time::Duration;
 
+use support::MS;
 use throng::cache::Cache;
 use throng::clock::{ManualClock, TokioClock};
-
-const MS: Duration = Duration::from_millis(1);
 
 fn ttl_cache(clock: &ManualClock, ttl: Duration) -> Cache<u32, u32, ManualClock> {
     // One shard: the tests count entries, and a shard's share of 100 is what it holds.

@@ -1,15 +1,16 @@
 //! `Scope::run`, `Scope::run_with`, `run_until`: each outcome and the order of checks.
 #![cfg(feature = "cancel")]
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::MS;
 use throng::cancel::{run_until, run_with_until, CancellationToken, Scope, Stopped};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 #[tokio::test(start_paused = true)]
 async fn run_returns_the_value_when_work_finishes_first() {

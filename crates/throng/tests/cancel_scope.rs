@@ -1,12 +1,13 @@
 //! `Scope`: child inheritance of cancellation and deadline, `stopped`, `stop_reason`.
 #![cfg(feature = "cancel")]
 
+mod support;
+
 use std::time::Duration;
 
+use support::MS;
 use throng::cancel::{CancellationToken, Scope, Stopped};
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
 

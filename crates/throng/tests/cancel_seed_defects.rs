@@ -4,6 +4,8 @@
 //! nothing to regress.
 #![cfg(feature = "cancel")]
 
+mod support;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,11 +13,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use support::{idle_for, MS};
 use throng::cancel::{Scope, Stopped};
 use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 /// The seed's `selectExample`, fixed: two producers and a 50 ms timeout, but the producers
 /// are spawned into a scope that cancels and joins them before the call returns.
@@ -118,13 +119,6 @@ impl Wake for Wakes {
 impl Wakes {
     fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Lets `d` of paused time pass in 10 ms steps, firing every timer due on the way.
-async fn idle_for(d: Duration) {
-    for _ in 0..d.as_millis() / 10 {
-        tokio::time::advance(10 * MS).await;
     }
 }
 

@@ -2,14 +2,15 @@
 //! stops and joins it.
 #![cfg(feature = "cancel")]
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::MS;
 use throng::cancel::{CancellationToken, Scope, TaskError};
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 /// A worker that runs until its token is cancelled and counts itself out on exit.
 async fn cooperative(token: CancellationToken, exited: Arc<AtomicUsize>) {

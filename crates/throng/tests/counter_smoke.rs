@@ -1,14 +1,12 @@
 //! Behaviour of `throng::counter::Counter`: smoke, shards, take, stress, seed regressions.
 #![cfg(feature = "counter")]
 
-use std::num::NonZeroUsize;
+mod support;
+
 use std::sync::Arc;
 
+use support::nz;
 use throng::counter::Counter;
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 #[test]
 fn smoke() {

@@ -1,19 +1,17 @@
 //! Smoke, capacity, try_*, cast, blocking and drop behaviour of `throng::keeper::Keeper`.
 
-use std::num::NonZeroUsize;
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use support::nz;
 use throng::keeper::{CallError, Keeper, TryCallError, TryCastError};
 use tokio::sync::oneshot;
 
-fn cap(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
-
 #[tokio::test]
 async fn smoke_call_returns_the_closures_result() {
-    let keeper = Keeper::spawn(0u64, cap(4)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(4)).unwrap();
     for i in 1..=10 {
         let got = keeper
             .call(|n| {
@@ -28,7 +26,7 @@ async fn smoke_call_returns_the_closures_result() {
 
 #[tokio::test]
 async fn calls_and_casts_run_in_mailbox_order() {
-    let keeper = Keeper::spawn(Vec::new(), cap(16)).unwrap();
+    let keeper = Keeper::spawn(Vec::new(), nz(16)).unwrap();
     for i in 0..5 {
         keeper
             .cast(move |v: &mut Vec<i32>| v.push(i))
@@ -41,7 +39,7 @@ async fn calls_and_casts_run_in_mailbox_order() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn capacity_try_call_fails_fast_when_the_mailbox_is_full() {
-    let keeper = Keeper::spawn(0u64, cap(2)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(2)).unwrap();
     assert_eq!(keeper.capacity(), 2);
     // On a current-thread runtime the owner task cannot run until we yield.
     let a = keeper.try_call(|n| *n + 1).unwrap();
@@ -61,7 +59,7 @@ async fn capacity_try_call_fails_fast_when_the_mailbox_is_full() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn call_waits_for_room_instead_of_failing() {
-    let keeper = Keeper::spawn(0u64, cap(1)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(1)).unwrap();
     keeper.try_cast(|n| *n += 1).unwrap(); // mailbox now full
                                            // `call` must wait for the owner to make room, then complete.
     assert_eq!(keeper.call(|n| *n).await, Ok(1));
@@ -69,7 +67,7 @@ async fn call_waits_for_room_instead_of_failing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_a_reply_before_it_starts_cancels_the_call() {
-    let keeper = Keeper::spawn(0u64, cap(8)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(8)).unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
     // Current-thread runtime: the owner cannot start the call before we yield.
@@ -86,7 +84,7 @@ async fn dropping_a_reply_before_it_starts_cancels_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_call_works_from_a_plain_thread() {
-    let keeper = Keeper::spawn(41u64, cap(4)).unwrap();
+    let keeper = Keeper::spawn(41u64, nz(4)).unwrap();
     let k = keeper.clone();
     let got = tokio::task::spawn_blocking(move || {
         k.blocking_call(|n| {
@@ -118,7 +116,7 @@ impl Drop for DropSignal {
 #[tokio::test]
 async fn drops_dropping_every_handle_ends_the_task_and_drops_the_state() {
     let (tx, dropped) = oneshot::channel();
-    let keeper = Keeper::spawn(DropSignal(Some(tx), 0), cap(4)).unwrap();
+    let keeper = Keeper::spawn(DropSignal(Some(tx), 0), nz(4)).unwrap();
     let clone = keeper.clone();
     clone.cast(|s| s.1 = 7).await.unwrap();
     drop(keeper);
@@ -141,7 +139,7 @@ fn keeper_and_reply_are_send_and_sync() {
         .build()
         .unwrap();
     let _g = rt.enter();
-    let keeper = Keeper::spawn(0u64, cap(1)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(1)).unwrap();
     assert_send(&keeper.call(|n| *n));
     assert_send(&keeper.stop());
 }

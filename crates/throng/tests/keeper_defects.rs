@@ -1,14 +1,12 @@
 //! Regressions for the Go seed's resource-keeper defects (S10-2 .. S10-6).
 
+mod support;
+
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use support::nz;
 use throng::keeper::{CallError, CastError, Keeper, StopError, TryCastError};
-
-fn cap(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 // S10-2: ops were strings with no `default` case, so an unknown op never got a reply and
 // the caller blocked forever. Here a request is a typed closure, and every accepted call
@@ -21,7 +19,7 @@ fn s10_2_a_queued_call_is_answered_even_if_the_keeper_task_dies() {
         .unwrap();
     let keeper = {
         let _enter = keeper_rt.enter();
-        Keeper::spawn(0u64, cap(4)).unwrap()
+        Keeper::spawn(0u64, nz(4)).unwrap()
     };
     // The keeper runtime is never driven, so this call stays queued.
     let reply = keeper.try_call(|n| *n + 1).unwrap();
@@ -45,7 +43,7 @@ fn s10_2_a_queued_call_is_answered_even_if_the_keeper_task_dies() {
 // virtual time passes), stop is idempotent, and it returns the joined task's state.
 #[tokio::test(start_paused = true)]
 async fn s10_3_after_stop_calls_fail_at_once_and_stop_twice_is_fine() {
-    let keeper = Keeper::spawn(HashMap::<String, i64>::new(), cap(16)).unwrap();
+    let keeper = Keeper::spawn(HashMap::<String, i64>::new(), nz(16)).unwrap();
     keeper
         .call(|m| *m.entry("ann".to_owned()).or_default() += 1)
         .await
@@ -82,7 +80,7 @@ async fn s10_3_after_stop_calls_fail_at_once_and_stop_twice_is_fine() {
 // reports `Full` or `Stopped` and hands the closure back.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn s10_5_cast_reports_a_stopped_keeper_and_try_cast_never_blocks() {
-    let keeper = Keeper::spawn(0u64, cap(1)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(1)).unwrap();
     keeper.try_cast(|n| *n += 1).unwrap();
     let start = tokio::time::Instant::now();
     let full = keeper.try_cast(|n| *n += 10).unwrap_err();
@@ -107,7 +105,7 @@ async fn s10_5_cast_reports_a_stopped_keeper_and_try_cast_never_blocks() {
 // checked in keeper_basic.rs).
 #[tokio::test(flavor = "current_thread")]
 async fn s10_6_replies_are_typed_and_the_mailbox_is_bounded() {
-    let keeper = Keeper::spawn(HashMap::<&'static str, i64>::new(), cap(100)).unwrap();
+    let keeper = Keeper::spawn(HashMap::<&'static str, i64>::new(), nz(100)).unwrap();
     let mut accepted = 0;
     while keeper
         .try_cast(|m| *m.entry("hits").or_default() += 1)

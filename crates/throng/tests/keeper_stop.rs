@@ -1,16 +1,13 @@
 //! `stop` semantics and panic containment of `throng::keeper::Keeper`.
 
-use std::num::NonZeroUsize;
+mod support;
 
+use support::nz;
 use throng::keeper::{CallError, CastError, Keeper, StopError, TryCallError};
-
-fn cap(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn stop_runs_everything_accepted_and_returns_the_final_state() {
-    let keeper = Keeper::spawn(Vec::new(), cap(64)).unwrap();
+    let keeper = Keeper::spawn(Vec::new(), nz(64)).unwrap();
     let mut replies = Vec::new();
     for i in 0..10u32 {
         keeper.try_cast(move |v: &mut Vec<u32>| v.push(i)).unwrap();
@@ -31,7 +28,7 @@ async fn stop_runs_everything_accepted_and_returns_the_final_state() {
 
 #[tokio::test]
 async fn stop_is_idempotent_and_only_the_first_call_gets_the_state() {
-    let keeper = Keeper::spawn(5u64, cap(4)).unwrap();
+    let keeper = Keeper::spawn(5u64, nz(4)).unwrap();
     let other = keeper.clone();
     let (a, b) = tokio::join!(keeper.stop(), other.stop());
     let (won, lost) = if a.is_ok() { (a, b) } else { (b, a) };
@@ -46,7 +43,7 @@ async fn stop_is_idempotent_and_only_the_first_call_gets_the_state() {
 
 #[tokio::test]
 async fn calls_after_stop_fail_fast_with_stopped() {
-    let keeper = Keeper::spawn(0u64, cap(4)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(4)).unwrap();
     keeper.stop().await.unwrap();
     assert_eq!(keeper.call(|n| *n).await, Err(CallError::Stopped));
     assert!(matches!(
@@ -62,7 +59,7 @@ async fn calls_after_stop_fail_fast_with_stopped() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn stop_wakes_callers_waiting_for_room_with_stopped() {
-    let keeper = Keeper::spawn(0u64, cap(1)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(1)).unwrap();
     keeper.try_cast(|n| *n += 1).unwrap(); // full
     let waiting = {
         let k = keeper.clone();
@@ -81,7 +78,7 @@ async fn stop_wakes_callers_waiting_for_room_with_stopped() {
 
 #[tokio::test]
 async fn panic_in_a_call_is_reported_and_poisons_the_keeper() {
-    let keeper = Keeper::spawn(1u64, cap(8)).unwrap();
+    let keeper = Keeper::spawn(1u64, nz(8)).unwrap();
     let got = keeper
         .call(|n| -> u64 {
             *n = 99;
@@ -106,7 +103,7 @@ async fn panic_in_a_call_is_reported_and_poisons_the_keeper() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn panic_in_a_cast_answers_queued_calls_with_poisoned() {
-    let keeper = Keeper::spawn(0u64, cap(8)).unwrap();
+    let keeper = Keeper::spawn(0u64, nz(8)).unwrap();
     keeper.try_cast(|_| panic!("cast failed")).unwrap();
     let queued = keeper.try_call(|n| *n).unwrap();
     assert_eq!(queued.await, Err(CallError::Poisoned));

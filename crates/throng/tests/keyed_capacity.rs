@@ -2,13 +2,10 @@
 //! takes report and reset; nothing is dropped (seed defect S8-1).
 #![cfg(feature = "keyed")]
 
-use std::num::NonZeroUsize;
+mod support;
 
+use support::nz;
 use throng::keyed::KeyedCounters;
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 #[test]
 fn capacity_new_keys_past_the_cap_count_as_overflow() {

@@ -2,13 +2,10 @@
 //! removed and reported; increments racing with eviction are never lost.
 #![cfg(feature = "keyed")]
 
-use std::num::NonZeroUsize;
+mod support;
 
+use support::nz;
 use throng::keyed::KeyedCounters;
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 fn evicting(after: usize) -> KeyedCounters<String> {
     KeyedCounters::builder(nz(100))

@@ -3,15 +3,13 @@
 //! different shards insert concurrently).
 #![cfg(feature = "keyed")]
 
-use std::num::NonZeroUsize;
+mod support;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
+use support::nz;
 use throng::keyed::{KeyedCounters, Snapshot};
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 #[test]
 fn smoke() {

@@ -7,15 +7,12 @@
 //! --target-dir target/loom --test loom_broadcast`
 #![cfg(loom)]
 
-use std::num::NonZeroUsize;
+mod support;
 
 use loom::sync::Arc;
 use loom::thread;
+use support::opts;
 use throng::broadcast::{Broadcaster, Overflow, RecvError, SubscribeOptions, TryPublishError};
-
-fn opts(cap: usize, overflow: Overflow) -> SubscribeOptions {
-    SubscribeOptions::new(NonZeroUsize::new(cap).unwrap(), overflow)
-}
 
 /// A parked receiver is always woken: 2 messages then close, received by a
 /// `recv().await` on another thread; exactly 2 deliveries in order, then Closed once.

@@ -9,16 +9,13 @@
 //! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test --release -p throng --target-dir target/loom --test loom_keyed`
 #![cfg(loom)]
 
-use std::num::NonZeroUsize;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use loom::sync::Arc;
+use support::nz;
 use throng::keyed::KeyedCounters;
-
-fn nz(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap()
-}
 
 fn map(evict_after: Option<usize>) -> KeyedCounters<u32> {
     let b = KeyedCounters::builder(nz(4)).shards(nz(1));

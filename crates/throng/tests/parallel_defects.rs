@@ -3,20 +3,20 @@
 //! moot in Rust: `move` closures own their values.
 #![cfg(feature = "parallel")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use throng::parallel::{ConfigError, Group, ItemError, ParMap};
+use support::MS;
+use throng::parallel::{Group, InvalidLimit, ItemError, ParMap};
 use tokio::time::sleep;
-
-const MS: Duration = Duration::from_millis(1);
 
 #[test]
 fn s14_1_zero_workers_is_a_config_error() {
     // Seed: workers=0 returned ["", ""] with no error; workers=-1 panicked.
-    assert_eq!(ParMap::new(0), Err(ConfigError::ZeroLimit));
+    assert_eq!(ParMap::new(0), Err(InvalidLimit::ZeroLimit));
     assert!(Group::<(), Infallible>::with_limit(0).is_err());
     assert_eq!(ParMap::new(1).unwrap().limit().get(), 1);
 }

@@ -2,15 +2,16 @@
 //! spawns, and that no task outlives the group.
 #![cfg(feature = "parallel")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use throng::parallel::{ConfigError, Group, ItemError, TrySpawnError};
+use support::MS;
+use throng::parallel::{Group, InvalidLimit, ItemError, TrySpawnError};
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 /// Decrements the counter when dropped (task finished or aborted).
 struct Live(Arc<AtomicUsize>);
@@ -237,7 +238,7 @@ async fn dropping_the_group_aborts_its_tasks_and_cancels_the_token() {
 #[test]
 fn a_zero_limit_is_a_config_error() {
     let err = Group::<(), Infallible>::with_limit(0).unwrap_err();
-    assert_eq!(err, ConfigError::ZeroLimit);
+    assert_eq!(err, InvalidLimit::ZeroLimit);
     assert_eq!(err.to_string(), "concurrency limit must be at least 1");
 }
 

@@ -2,15 +2,16 @@
 //! parallelism, and that no item outlives the call.
 #![cfg(feature = "parallel")]
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use support::MS;
 use throng::parallel::{CancellationToken, ItemError, ParMap};
 use tokio::time::{sleep, Instant};
-
-const MS: Duration = Duration::from_millis(1);
 
 /// Counts live items: one `Live` per running item, decremented when the item is dropped
 /// (finished or aborted).

@@ -1,18 +1,17 @@
 //! Schedule of the periodic runner: exact run counts, first run, missed-tick policies.
 //! All on paused tokio time, so every instant below is exact.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::ms;
 use throng::periodic::{FinalRun, FirstRun, InvalidPeriod, MissedTicks, Periodic, Stopped};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const P: Duration = Duration::from_millis(10);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Spawns a runner that records the start time (ms since `start`) of every regular run;
 /// run 0 takes `first_run_takes`. Cancels at `cancel_at` and returns the start times.

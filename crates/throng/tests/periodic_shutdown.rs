@@ -1,6 +1,8 @@
 //! Stopping the periodic runner: idempotent cancel, join, final run, deadlines, panics,
 //! abort, drop. All on paused tokio time.
 
+mod support;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,15 +10,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use support::{idle_for, ms};
 use throng::periodic::{FinalRun, FirstRun, Periodic, PeriodicHandle, Stopped};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const P: Duration = Duration::from_millis(10);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn counting(periodic: &Periodic, token: CancellationToken) -> (PeriodicHandle, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
@@ -148,13 +147,6 @@ impl Wake for Wakes {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Lets `d` of paused time pass in 10 ms steps, firing every timer due on the way.
-async fn idle_for(d: Duration) {
-    for _ in 0..d.as_millis() / 10 {
-        tokio::time::advance(ms(10)).await;
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use throng::pipeline::{Pipeline, PipelineConfigError, PipelineError};
+use throng::pipeline::{InvalidPipeline, Pipeline, PipelineError};
 
 #[tokio::test(start_paused = true)]
 async fn three_typed_stages_preserve_input_order_when_ordered() {
@@ -196,12 +196,12 @@ async fn invalid_settings_are_typed_errors() {
     let zero_cap = Pipeline::builder::<u8, ()>(0)
         .stage("a", 1, |n: u8, _| async move { Ok(n) })
         .spawn();
-    assert_eq!(zero_cap.unwrap_err(), PipelineConfigError::ZeroCapacity);
+    assert_eq!(zero_cap.unwrap_err(), InvalidPipeline::ZeroCapacity);
     let zero_workers = Pipeline::builder::<u8, ()>(1)
         .stage("a", 0, |n: u8, _| async move { Ok(n) })
         .spawn();
     assert_eq!(
         zero_workers.unwrap_err(),
-        PipelineConfigError::ZeroWorkers { stage: "a" }
+        InvalidPipeline::ZeroWorkers { stage: "a" }
     );
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use throng::pool::{results, JobError, Pool, PoolConfigError, TrySubmitError};
+use throng::pool::{results, InvalidPool, JobError, Pool, TrySubmitError};
 
 fn sleeper(workers: usize, capacity: usize) -> Pool<u64, u64> {
     Pool::builder()
@@ -227,9 +227,9 @@ async fn s15_9_results_nobody_reads_never_stall_the_workers() {
 #[tokio::test]
 async fn s15_10_zero_workers_and_zero_capacity_are_config_errors() {
     let zero_workers = Pool::builder().workers(0).spawn(|(), _| async {});
-    assert_eq!(zero_workers.unwrap_err(), PoolConfigError::ZeroWorkers);
+    assert_eq!(zero_workers.unwrap_err(), InvalidPool::ZeroWorkers);
     let zero_queue = Pool::builder().queue_capacity(0).spawn(|(), _| async {});
-    assert_eq!(zero_queue.unwrap_err(), PoolConfigError::ZeroCapacity);
+    assert_eq!(zero_queue.unwrap_err(), InvalidPool::ZeroCapacity);
 }
 
 /// S15-11: the seed's example returned before its results consumer finished. Here the

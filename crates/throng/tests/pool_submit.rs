@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use throng::pool::{
-    JobError, Pool, PoolConfigError, SubmitError, SubmitRetryError, SubmitTimeoutError,
-    TrySubmitError,
+    InvalidPool, JobError, Pool, SubmitError, SubmitRetryError, SubmitTimeoutError, TrySubmitError,
 };
 use throng::retry::{Backoff, Jitter, StopReason};
 use tokio::sync::Semaphore;
@@ -206,15 +205,15 @@ async fn invalid_settings_are_typed_errors() {
     let spawn = |b: throng::pool::PoolBuilder| b.spawn(|n: u32, _| async move { n }).map(|_| ());
     assert_eq!(
         spawn(Pool::builder().workers(0)),
-        Err(PoolConfigError::ZeroWorkers)
+        Err(InvalidPool::ZeroWorkers)
     );
     assert_eq!(
         spawn(Pool::builder().queue_capacity(0)),
-        Err(PoolConfigError::ZeroCapacity)
+        Err(InvalidPool::ZeroCapacity)
     );
     assert_eq!(
         spawn(Pool::builder().job_timeout(Duration::ZERO)),
-        Err(PoolConfigError::ZeroTimeout)
+        Err(InvalidPool::ZeroTimeout)
     );
     assert!(spawn(Pool::builder()).is_ok());
 }
@@ -224,7 +223,7 @@ fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
     let err = Pool::builder()
         .spawn(|n: u32, _| async move { n })
         .unwrap_err();
-    assert_eq!(err, PoolConfigError::NoRuntime);
+    assert_eq!(err, InvalidPool::NoRuntime);
 }
 
 #[tokio::test(start_paused = true)]

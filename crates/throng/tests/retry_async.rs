@@ -1,18 +1,17 @@
 //! The async `throng::retry::retry` loop on paused tokio time: exact waits, no trailing
 //! sleep, cancellation, the time budget, classification and retry-after hints.
 
+mod support;
+
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::ms;
 use throng::retry::{retry, Backoff, Jitter, RetryError, StopReason};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// 100, 200, 400, ... ms, no jitter, `attempts` attempts.
 fn fixed(attempts: u32) -> Backoff {

@@ -1,9 +1,12 @@
 //! The delay maths of `throng::retry::Backoff`: builder rules, jitter bounds, the cap,
 //! the monotone base, and reproducibility with a seeded generator.
 
+mod support;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
+use support::ms;
 use throng::retry::{Backoff, InvalidBackoff, Jitter, RandomSource};
 
 /// Always draws the lowest (`false`) or highest (`true`) value of the range.
@@ -17,10 +20,6 @@ impl RandomSource for Extreme {
             low
         }
     }
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
 }
 
 fn policy(jitter: Jitter, attempts: u32) -> Backoff {

@@ -1,14 +1,13 @@
 //! The blocking `throng::retry::retry_blocking` loop on real (short) time.
 
+mod support;
+
 use std::io;
 use std::time::{Duration, Instant};
 
+use support::ms;
 use throng::retry::{retry_blocking, Backoff, Jitter, StopReason};
 use tokio_util::sync::CancellationToken;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn fixed(initial: Duration, attempts: u32) -> Backoff {
     Backoff::builder()

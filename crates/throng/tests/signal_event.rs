@@ -1,15 +1,13 @@
 //! `Event`: generations, wait_after, coalescing, close, drop, unsubscribe.
 
-use std::future::Future;
+mod support;
+
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
+use support::poll_once;
 use throng::signal::{Closed, Event, Generation, Listener, WaitTimeoutError};
-
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
 
 fn g(n: u64) -> Generation {
     Generation::new(n)

@@ -1,20 +1,18 @@
 //! `Latch`: one-shot, remembers the fire, wakes every waiter, drop unsubscribes.
 
-use std::future::Future;
+mod support;
+
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
+use support::poll_once;
 use throng::signal::Latch;
 use tokio_util::sync::CancellationToken;
 
 /// Polls `fut` once with a no-op waker.
-fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
-}
-
 #[test]
 fn latch_is_send_sync_and_its_wait_future_is_send() {
     fn is_send_sync<T: Send + Sync>() {}

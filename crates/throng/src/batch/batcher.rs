@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::config::BatcherBuilder;
-use super::error::{BatchError, Closed, TrySubmitError};
+use super::error::{BatchError, SubmitError, TrySubmitError};
 use super::metrics::{BatchMetrics, Counters};
 
 /// One queued item and where its result goes.
@@ -34,6 +34,30 @@ pub(crate) struct Shared {
 /// `T` is an item, `R` its result, `E` the flush error. Cheap to clone; every clone
 /// submits into the same batches. Build with [`Batcher::builder`]; see the
 /// [module docs](super).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::batch::Batcher;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Each caller gets the length of its own word; the flush sees them together.
+/// let lengths = Batcher::builder()
+///     .max_items(2)
+///     .max_delay(Duration::from_millis(10))
+///     .spawn(|words: Vec<&'static str>| async move {
+///         Ok::<_, std::convert::Infallible>(words.iter().map(|w| w.len()).collect::<Vec<_>>())
+///     })?;
+/// let a = lengths.submit("batch").await?;
+/// let b = lengths.submit("me").await?; // the second item fills the batch: it flushes
+/// assert_eq!((a.await?, b.await?), (5, 2));
+/// let report = lengths.shutdown(Duration::from_secs(1)).await;
+/// assert_eq!(report.succeeded, 2);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Batcher<T, R, E> {
     tx: mpsc::Sender<Msg<T, R, E>>,
     shared: Arc<Shared>,
@@ -111,9 +135,9 @@ impl<T, R, E> Batcher<T, R, E> {
     ///
     /// # Errors
     ///
-    /// [`Closed`] with the item once shutdown has begun, including for a submitter that
+    /// [`SubmitError`] with the item once shutdown has begun, including for a submitter that
     /// was waiting for room when it began.
-    pub async fn submit(&self, item: T) -> Result<BatchHandle<R, E>, Closed<T>> {
+    pub async fn submit(&self, item: T) -> Result<BatchHandle<R, E>, SubmitError<T>> {
         let permit = if self.shared.stop.is_cancelled() {
             None
         } else {
@@ -131,7 +155,7 @@ impl<T, R, E> Batcher<T, R, E> {
                 permit.send((item, reply));
                 Ok(BatchHandle { rx })
             }
-            _ => Err(self.reject(Closed(item))),
+            _ => Err(self.reject(SubmitError(item))),
         }
     }
 
@@ -218,12 +242,20 @@ impl<T, R, E> Batcher<T, R, E> {
     /// [`BatchError::Cancelled`].
     ///
     /// Intake stops when this is first polled: from then on every `submit` and
-    /// `try_submit` returns `Closed` with the item, even while the task is still draining
+    /// `try_submit` hands the item back ([`SubmitError`],
+    /// [`TrySubmitError::Closed`]), even while the task is still draining
     /// the queue; every item accepted before is flushed or, past the deadline, reported
     /// as [`BatchError::Cancelled`].
     ///
     /// Idempotent: later and concurrent calls wait for the first and return the same
-    /// counts. Submitters racing it get their item back as `Closed`.
+    /// counts. Submitters racing it get their item back the same way.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future after its first poll leaves intake stopped and the batcher
+    /// draining in the background: every accepted item still gets its answer, but the
+    /// deadline is no longer enforced by this call. Call `shutdown` again to wait for the
+    /// end and get the counts.
     pub async fn shutdown(&self, timeout: Duration) -> BatchMetrics {
         let deadline = tokio::time::Instant::now() + timeout;
         self.shared.stop.cancel();

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::batcher::Batcher;
-use super::error::BatchConfigError;
+use super::error::InvalidBatcher;
 use super::task::{run, Limits, Weigher};
 
 /// Settings for a [`Batcher`]; finish with [`spawn`](Self::spawn).
+#[must_use = "a builder does nothing until `spawn` is called"]
 pub struct BatcherBuilder<T> {
     pub(crate) max_items: usize,
     pub(crate) max_bytes: Option<usize>,
@@ -89,8 +90,8 @@ impl<T: Send + 'static> BatcherBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`BatchConfigError`] for a zero limit or no tokio runtime.
-    pub fn spawn<R, E, F, Fut>(self, flush: F) -> Result<Batcher<T, R, E>, BatchConfigError>
+    /// [`InvalidBatcher`] for a zero limit or no tokio runtime.
+    pub fn spawn<R, E, F, Fut>(self, flush: F) -> Result<Batcher<T, R, E>, InvalidBatcher>
     where
         R: Send + 'static,
         E: Send + Sync + 'static,
@@ -98,22 +99,22 @@ impl<T: Send + 'static> BatcherBuilder<T> {
         Fut: Future<Output = Result<Vec<R>, E>> + Send + 'static,
     {
         if self.max_items == 0 {
-            return Err(BatchConfigError::ZeroMaxItems);
+            return Err(InvalidBatcher::ZeroMaxItems);
         }
         if self.max_bytes == Some(0) {
-            return Err(BatchConfigError::ZeroMaxBytes);
+            return Err(InvalidBatcher::ZeroMaxBytes);
         }
         if self.max_in_flight == 0 {
-            return Err(BatchConfigError::ZeroInFlight);
+            return Err(InvalidBatcher::ZeroInFlight);
         }
         if self.queue_capacity == 0 {
-            return Err(BatchConfigError::ZeroCapacity);
+            return Err(InvalidBatcher::ZeroCapacity);
         }
         if self.max_delay.is_zero() {
-            return Err(BatchConfigError::ZeroDelay);
+            return Err(InvalidBatcher::ZeroDelay);
         }
         let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| BatchConfigError::NoRuntime)?;
+            tokio::runtime::Handle::try_current().map_err(|_| InvalidBatcher::NoRuntime)?;
         let limits = Limits {
             max_items: self.max_items,
             max_bytes: self.max_bytes.unwrap_or(usize::MAX),

@@ -46,28 +46,32 @@ impl<T> Error for TrySubmitError<T> {}
 /// Why [`Batcher::submit`](super::Batcher::submit) refused an item: the batcher closed.
 /// The item is inside.
 #[derive(PartialEq, Eq)]
-pub struct Closed<T>(pub T);
+pub struct SubmitError<T>(pub T);
 
-impl<T> Closed<T> {
+impl<T> SubmitError<T> {
     /// Hands the refused item back.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> fmt::Debug for Closed<T> {
+impl<T> fmt::Debug for SubmitError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Closed(..)")
+        f.write_str("SubmitError(..)")
     }
 }
 
-impl<T> fmt::Display for Closed<T> {
+impl<T> fmt::Display for SubmitError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("batcher is closed")
     }
 }
 
-impl<T> Error for Closed<T> {}
+impl<T> Error for SubmitError<T> {}
+
+/// The old name of [`SubmitError`].
+#[deprecated(note = "renamed `SubmitError`, after the operation that returns it")]
+pub type Closed<T> = SubmitError<T>;
 
 /// Why an accepted item has no result.
 #[derive(Debug)]
@@ -142,7 +146,7 @@ impl<E: fmt::Debug + fmt::Display> Error for BatchError<E> {}
 /// A [`BatcherBuilder`](super::BatcherBuilder) setting that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BatchConfigError {
+pub enum InvalidBatcher {
     /// `max_items(0)`: no batch could hold an item.
     ZeroMaxItems,
     /// `max_bytes(0)`: no batch could hold an item.
@@ -153,11 +157,12 @@ pub enum BatchConfigError {
     ZeroCapacity,
     /// `max_delay(Duration::ZERO)`: use `max_items(1)` for "no batching".
     ZeroDelay,
-    /// `spawn` was called outside a tokio runtime.
+    /// `spawn` was called outside a tokio runtime. Not a setting, but reported here
+    /// because `spawn` checks and starts in one call.
     NoRuntime,
 }
 
-impl fmt::Display for BatchConfigError {
+impl fmt::Display for InvalidBatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::ZeroMaxItems => "max items must be at least 1",
@@ -170,4 +175,8 @@ impl fmt::Display for BatchConfigError {
     }
 }
 
-impl Error for BatchConfigError {}
+impl Error for InvalidBatcher {}
+
+/// The old name of [`InvalidBatcher`].
+#[deprecated(note = "renamed `InvalidBatcher`, as every config error is `Invalid<Thing>`")]
+pub type BatchConfigError = InvalidBatcher;

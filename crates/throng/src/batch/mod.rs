@@ -48,7 +48,7 @@
 //! - **Items that must not wait at all**: set `max_items(1)` and you have a bounded queue
 //!   with `max_in_flight` concurrency; or call directly.
 //!
-//! # X vs Y
+//! # Batcher vs chunks_timeout, a recv_many loop and tower-batch
 //!
 //! | | per-item result | count limit | byte limit | delay since first item | in-flight cap + backpressure | final flush + report |
 //! |---|---|---|---|---|---|---|
@@ -72,8 +72,9 @@
 //!   clock in tests (this module's tests use it).
 //! - **Shutdown** ([`Batcher::shutdown`]) stops intake at once (from the moment it
 //!   begins, every `submit` and `try_submit`, including one waiting for room, gets its
-//!   item back as `Closed`, even while the queue is still draining), flushes the batch being filled and everything queued, and waits until the
-//!   deadline; flushes still running then are dropped and their items resolve to
+//!   item back ([`SubmitError`], [`TrySubmitError::Closed`]), even while the queue is
+//!   still draining), flushes the batch being filled and everything queued, and waits
+//!   until the deadline; flushes still running then are dropped and their items resolve to
 //!   [`BatchError::Cancelled`]. After it, `accepted == succeeded + failed + cancelled`.
 //!   Dropping every `Batcher` clone also flushes what is pending, without the report.
 //! - **Cancel safety.** Dropping a `submit` future never queues the item; dropping a
@@ -106,5 +107,7 @@ mod task;
 pub(crate) use batcher::Msg;
 pub use batcher::{BatchHandle, Batcher};
 pub use config::BatcherBuilder;
-pub use error::{BatchConfigError, BatchError, Closed, TrySubmitError};
+#[allow(deprecated)]
+pub use error::{BatchConfigError, Closed};
+pub use error::{BatchError, InvalidBatcher, SubmitError, TrySubmitError};
 pub use metrics::BatchMetrics;

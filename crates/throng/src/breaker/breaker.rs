@@ -24,6 +24,29 @@ use super::window::Tally;
 /// A circuit breaker. Cheap to clone: clones share one breaker.
 ///
 /// See the [module docs](super) for the states and when to use one.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::breaker::{Breaker, CallError, State};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let breaker = Breaker::builder()
+///     .consecutive_failures(2)
+///     .cool_down(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+/// for _ in 0..2 {
+///     let _ = breaker.call(|| async { Err::<(), _>("timed out") }).await;
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// // While open, calls are rejected without running.
+/// let r = breaker.call(|| async { Ok::<_, &str>("never runs") }).await;
+/// assert!(matches!(r, Err(CallError::Rejected(_))));
+/// # }
+/// ```
 pub struct Breaker<C = MonotonicClock> {
     inner: Arc<Inner<C>>,
 }

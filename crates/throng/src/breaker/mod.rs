@@ -68,7 +68,7 @@
 //! timeout; combine it with the breaker by making the timeout a failure (or, if the caller
 //! chose it, [`Outcome::Ignore`]).
 //!
-//! # X vs Y
+//! # Breaker vs retry, timeouts and concurrency limits
 //!
 //! | Tool | Reacts to | While failing | Cost per call |
 //! |---|---|---|---|

@@ -7,11 +7,11 @@ use std::time::Duration;
 use crate::clock::{nanos, Clock, MonotonicClock};
 
 use super::cache::Cache;
-use super::error::BuildError;
+use super::error::InvalidCache;
 use super::expiry::Expiry;
 
 /// Configures a [`Cache`]. Made by [`Cache::builder`]; checked by [`build`](Self::build).
-#[must_use]
+#[must_use = "a builder does nothing until `build` is called"]
 #[derive(Debug, Clone)]
 pub struct CacheBuilder<K, V, C = MonotonicClock> {
     max_capacity: u64,
@@ -82,20 +82,20 @@ where
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if the capacity or the shard count is 0, or a time-to-live or
+    /// [`InvalidCache`] if the capacity or the shard count is 0, or a time-to-live or
     /// time-to-idle is zero.
-    pub fn build(self) -> Result<Cache<K, V, C>, BuildError> {
+    pub fn build(self) -> Result<Cache<K, V, C>, InvalidCache> {
         if self.max_capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
+            return Err(InvalidCache::ZeroCapacity);
         }
         if self.shards == Some(0) {
-            return Err(BuildError::ZeroShards);
+            return Err(InvalidCache::ZeroShards);
         }
         if self.ttl == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroTimeToLive);
+            return Err(InvalidCache::ZeroTimeToLive);
         }
         if self.tti == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroTimeToIdle);
+            return Err(InvalidCache::ZeroTimeToIdle);
         }
         let wanted = self.shards.unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(4, |n| n.get());

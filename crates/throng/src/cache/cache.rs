@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 use crate::clock::{Clock, MonotonicClock};
 
 use super::builder::CacheBuilder;
-use super::error::{BuildError, InsertError};
+use super::error::{InsertError, InvalidCache};
 use super::expiry::Expiry;
 use super::loader::FlightRow;
 use super::shard::{Lookup, Shard};
@@ -75,8 +75,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroCapacity`] if `max_capacity` is 0.
-    pub fn new(max_capacity: u64) -> Result<Self, BuildError> {
+    /// [`InvalidCache::ZeroCapacity`] if `max_capacity` is 0.
+    pub fn new(max_capacity: u64) -> Result<Self, InvalidCache> {
         Self::builder(max_capacity).build()
     }
 

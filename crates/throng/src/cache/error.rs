@@ -8,7 +8,7 @@ use std::fmt;
 /// time-to-live or time-to-idle, when set, is longer than zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum InvalidCache {
     /// `max_capacity` was 0: the cache could never hold anything.
     ZeroCapacity,
     /// `shards` was 0.
@@ -19,7 +19,7 @@ pub enum BuildError {
     ZeroTimeToIdle,
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Display for InvalidCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::ZeroCapacity => "cache capacity is zero",
@@ -30,7 +30,14 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for InvalidCache {}
+
+/// The old name of [`InvalidCache`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `InvalidCache`, as every config error is `Invalid<Thing>`"
+)]
+pub type BuildError = InvalidCache;
 
 /// Why [`Cache::insert_with_weight`](super::Cache::insert_with_weight) refused an entry.
 /// The key and value are handed back ([`into_inner`](Self::into_inner)).

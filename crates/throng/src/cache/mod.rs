@@ -6,7 +6,7 @@
 //!   [`try_get_or_load`](Cache::try_get_or_load).
 //! - [`CacheBuilder`]: `max_capacity` (entries, or total weight), `time_to_live`,
 //!   `time_to_idle`, `shards`, `clock`; [`build`](CacheBuilder::build) returns a
-//!   [`BuildError`] for a zero capacity, zero shards or a zero duration.
+//!   [`InvalidCache`] for a zero capacity, zero shards or a zero duration.
 //!
 //! # When to use
 //!
@@ -23,7 +23,7 @@
 //! - values are large: store `Arc<T>` (values are cloned out on every hit);
 //! - you need an eviction listener, per-entry expiry policies or an entry API: use moka.
 //!
-//! # X vs Y
+//! # Cache vs `Mutex<LruCache>`, dashmap, moka and quick_cache
 //!
 //! | | hit path | eviction | TTL / TTI | single-flight | leader cancelled |
 //! |---|---|---|---|---|---|
@@ -101,7 +101,7 @@
 //! - moka#497 (`try_get_with` returns `Arc<E>`): `try_get_or_load` returns your `E`
 //!   (`E: Clone`; use `Arc<E>` yourself if it is not).
 //! - Misuse is a typed error, never a panic: zero capacity, shards or durations
-//!   ([`BuildError`]), a zero or too-large weight ([`InsertError`], which hands the key and
+//!   ([`InvalidCache`]), a zero or too-large weight ([`InsertError`], which hands the key and
 //!   value back).
 //!
 //! # Cost
@@ -177,4 +177,6 @@ mod shard;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
-pub use error::{BuildError, InsertError};
+#[allow(deprecated)]
+pub use error::BuildError;
+pub use error::{InsertError, InvalidCache};

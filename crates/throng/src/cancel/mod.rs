@@ -31,7 +31,7 @@
 //! about the same, see below). For a fixed batch of tasks
 //! whose results you collect, [`tokio::task::JoinSet`] fits better.
 //!
-//! # X vs Y
+//! # Scope vs dropping, timeout, CancellationToken, TaskTracker and JoinSet
 //!
 //! | Tool | Stops work by | Knows why | Deadline | Owns spawned tasks |
 //! |---|---|---|---|---|
@@ -149,7 +149,6 @@
 //! # }
 //! ```
 
-mod registry;
 mod run;
 mod scope;
 mod stopped;

@@ -10,9 +10,9 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{task_tracker::TaskTrackerToken, TaskTracker};
 
-use super::registry::{Deregister, Registry};
 use super::run::{run_until, run_with_until};
 use super::{ScopedJoinHandle, ShutdownReport, Stopped};
+use crate::abort::{Deregister, Registry};
 
 /// A cancellation token, an optional deadline, and the tasks spawned under them: Go's
 /// `context.Context` plus an owner for every goroutine started in it.
@@ -112,6 +112,7 @@ impl Scope {
 
     /// A child scope with the same deadline: cancelled when this one is, but cancelling it
     /// leaves this one running.
+    #[must_use]
     pub fn child(&self) -> Self {
         let mut ancestors = Vec::with_capacity(self.ancestors.len() + 1);
         ancestors.push((self.tracker.clone(), self.registry.clone()));
@@ -126,6 +127,7 @@ impl Scope {
     }
 
     /// A child scope whose deadline is the earlier of `deadline` and this scope's.
+    #[must_use]
     pub fn child_with_deadline(&self, deadline: Instant) -> Self {
         let mut child = self.child();
         child.deadline = Some(match self.deadline {
@@ -137,6 +139,7 @@ impl Scope {
 
     /// A child scope whose deadline is the earlier of `timeout` from now and this scope's.
     /// A timeout too large to represent keeps this scope's deadline.
+    #[must_use]
     pub fn child_with_timeout(&self, timeout: Duration) -> Self {
         match Instant::now().checked_add(timeout) {
             Some(d) => self.child_with_deadline(d),
@@ -377,7 +380,7 @@ impl Scope {
         });
         let abort = handle.abort_handle();
         for (reg, key) in slots {
-            reg.fill(key, &abort);
+            reg.fill(key, abort.clone());
         }
         ScopedJoinHandle::new(handle)
     }
@@ -426,7 +429,7 @@ impl Scope {
         };
         // Abort the stragglers, and mark the scope shut down: a task spawned from now on is
         // never polled. Then wait for the aborted tasks to be dropped.
-        self.registry.kill();
+        self.registry.close();
         self.tracker.wait().await;
         ShutdownReport { running, aborted }
     }

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::TaskError;
+use crate::panic::panic_message;
 
 /// An owned permission to join a task spawned with [`Scope::spawn`](super::Scope::spawn).
 ///
@@ -63,13 +64,7 @@ impl<T> Future for ScopedJoinHandle<T> {
 
 fn join_error(e: JoinError) -> TaskError {
     match e.try_into_panic() {
-        Ok(payload) => TaskError::Panicked(
-            payload
-                .downcast_ref::<&'static str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_owned()),
-        ),
+        Ok(payload) => TaskError::Panicked(panic_message(&*payload)),
         Err(_) => TaskError::Aborted,
     }
 }

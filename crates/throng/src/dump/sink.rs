@@ -17,6 +17,14 @@ use super::Dump;
 /// a sink that can fail transiently should retry inside `write`.
 pub trait Sink<K>: Send + 'static {
     /// Writes one dump.
+    ///
+    /// # Cancel safety
+    ///
+    /// The dumper drops this future midway only at the final-flush deadline
+    /// ([`Dumper::final_flush_deadline`](super::Dumper::final_flush_deadline)) or when its
+    /// own future is dropped; the dump then counts as failed and its total as lost, so an
+    /// implementation need not be cancel safe, but one that writes partially should leave
+    /// its output readable (whole lines).
     fn write(&mut self, dump: &Dump<K>) -> impl Future<Output = io::Result<()>> + Send;
 }
 

@@ -38,6 +38,22 @@ pub(crate) struct Shared<S> {
 /// Clone it freely (two reference-count increments); every clone talks to the same task.
 /// When the last handle is dropped the task finishes what was accepted and drops the
 /// state. See the [module docs](super) for the guarantees and costs.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use throng::keeper::Keeper;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let log = Keeper::spawn(Vec::<String>::new(), NonZeroUsize::new(64).unwrap()).unwrap();
+/// let writer = log.clone(); // every clone talks to the same task
+/// writer.cast(|v| v.push("started".into())).await.unwrap();
+/// assert_eq!(log.call(|v| v.len()).await.unwrap(), 1);
+/// assert_eq!(log.stop().await.unwrap(), ["started"]);
+/// # }
+/// ```
 pub struct Keeper<S> {
     tx: mpsc::Sender<Envelope<S>>,
     shared: Arc<Shared<S>>,

@@ -1,13 +1,13 @@
 //! One call's shared slot: the closure, its outcome and the caller's waker in a single
 //! allocation (the keeper's counterpart of an `mpsc` command plus a `oneshot` reply).
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::error::CallError;
+use crate::panic::panic_message;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 // std's `Arc` even under loom: the slot is shared as `Arc<dyn Job<S>>` and
 // `Arc<dyn ReplySlot<R>>` (unsized coercion, which loom's `Arc` lacks); the protocol
@@ -194,17 +194,6 @@ impl<T> Cell<T> {
 #[cfg(loom)]
 use loom::cell::UnsafeCell as Cell;
 
-/// The text of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
 /// The reply to a call that was accepted into a keeper's mailbox.
 ///
 /// Resolves to the closure's return value, or to the [`CallError`] that explains why
@@ -215,6 +204,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 ///
 /// Dropping a `Reply` is always safe: if the keeper has not started the closure it never
 /// will; if the closure is running or done, its result is dropped.
+#[must_use = "dropping a Reply cancels the call unless the keeper has started it"]
 pub struct Reply<R> {
     slot: Option<Arc<dyn ReplySlot<R>>>,
 }

@@ -7,7 +7,8 @@ use tokio::sync::mpsc;
 
 use super::error::CallError;
 use super::handle::Shared;
-use super::slot::{panic_message, Job};
+use super::slot::Job;
+use crate::panic::panic_message;
 use crate::sync::atomic::Ordering;
 use crate::sync::Arc;
 

@@ -44,7 +44,24 @@ const MAX_SHARDS: usize = 1 << 16;
 /// Not `Clone`: share it with an `Arc`. Keys must be `Send + Sync` because each
 /// thread's cache holds references to the map's slots (which contain the keys).
 ///
-/// See the [module docs](super) for the guarantees, costs and an example.
+/// See the [module docs](super) for the guarantees, costs and a threaded example.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use throng::keyed::KeyedCounters;
+///
+/// let hits = KeyedCounters::<String>::new(NonZeroUsize::new(2).unwrap());
+/// hits.inc("alice");
+/// hits.add("bob", 2);
+/// hits.inc("carol"); // a third key past the cap of two: counted as overflow
+///
+/// let snap = hits.take_snapshot().sorted();
+/// assert_eq!(snap.counts, vec![("alice".to_string(), 1), ("bob".to_string(), 2)]);
+/// assert_eq!(snap.overflow, 1);
+/// assert_eq!(hits.get("bob"), Some(2)); // totals survive the take
+/// ```
 pub struct KeyedCounters<K: Send + Sync> {
     shards: Box<[Shard<K>]>,
     mask: usize,
@@ -77,7 +94,7 @@ struct Totals {
 ///
 /// Every setting is valid by construction (the types rule out zero), so
 /// [`build`](Self::build) cannot fail.
-#[must_use]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<K> {
     _keys: PhantomData<fn() -> K>,
     max_keys: NonZeroUsize,

@@ -10,20 +10,27 @@ use std::fmt;
 /// `buffered(0)` hangs forever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum InvalidLimit {
     /// The concurrency limit was 0.
     ZeroLimit,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for InvalidLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::ZeroLimit => f.write_str("concurrency limit must be at least 1"),
+            InvalidLimit::ZeroLimit => f.write_str("concurrency limit must be at least 1"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for InvalidLimit {}
+
+/// The old name of [`InvalidLimit`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `InvalidLimit`, as every config error is `Invalid<Thing>`"
+)]
+pub type ConfigError = InvalidLimit;
 
 /// Why one item (of a [`ParMap`](super::ParMap) call) or one task (of a
 /// [`Group`](super::Group)) produced no value.

@@ -8,8 +8,8 @@ use std::sync::PoisonError;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::catch::catch;
-use super::error::{ConfigError, ItemError, SpawnError, TrySpawnError};
+use super::error::{InvalidLimit, ItemError, SpawnError, TrySpawnError};
+use crate::panic::{catch_unwind, panic_message};
 use crate::sync::{Arc, Mutex};
 
 /// A set of tasks that succeed or fail together: Go's `errgroup.Group` (with
@@ -88,10 +88,10 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroLimit`] if `limit` is 0 (Go's `SetLimit(0)` blocks every `Go`
+    /// [`InvalidLimit::ZeroLimit`] if `limit` is 0 (Go's `SetLimit(0)` blocks every `Go`
     /// call forever).
-    pub fn with_limit(limit: usize) -> Result<Self, ConfigError> {
-        let limit = NonZeroUsize::new(limit).ok_or(ConfigError::ZeroLimit)?;
+    pub fn with_limit(limit: usize) -> Result<Self, InvalidLimit> {
+        let limit = NonZeroUsize::new(limit).ok_or(InvalidLimit::ZeroLimit)?;
         let mut group = Self::new();
         group.limit = Some(limit);
         Ok(group)
@@ -244,14 +244,17 @@ where
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(token.clone())));
         self.set.spawn(async move {
             let result = match outcome {
-                Ok(fut) => match catch(|| fut).await {
+                Ok(fut) => match catch_unwind(|| fut).await {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(error)) => Err(ItemError::Failed { index, error }),
-                    Err(message) => Err(ItemError::Panicked { index, message }),
+                    Err(payload) => Err(ItemError::Panicked {
+                        index,
+                        message: panic_message(&*payload),
+                    }),
                 },
                 Err(payload) => Err(ItemError::Panicked {
                     index,
-                    message: super::catch::message(&*payload),
+                    message: panic_message(&*payload),
                 }),
             };
             let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);

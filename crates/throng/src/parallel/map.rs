@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::{ConfigError, ItemError};
+use super::error::{InvalidLimit, ItemError};
 use super::workers::{run, CollectAll, FailFast, Plain, WithToken};
 
 /// Runs an async function over the items of an iterator, at most `limit` at a time, on the
@@ -49,12 +49,12 @@ impl ParMap {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroLimit`] if `limit` is 0 (seed defect S14-1: the seed silently
+    /// [`InvalidLimit::ZeroLimit`] if `limit` is 0 (seed defect S14-1: the seed silently
     /// returned nothing; `futures`' `buffered(0)` hangs).
-    pub fn new(limit: usize) -> Result<Self, ConfigError> {
+    pub fn new(limit: usize) -> Result<Self, InvalidLimit> {
         NonZeroUsize::new(limit)
             .map(Self::with_limit)
-            .ok_or(ConfigError::ZeroLimit)
+            .ok_or(InvalidLimit::ZeroLimit)
     }
 
     /// A parallel map that runs at most `limit` items at once; the type rules out 0.

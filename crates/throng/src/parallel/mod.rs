@@ -8,7 +8,7 @@
 //!   the first error cancels the scope (Go's `errgroup`, conc's `ErrorPool`).
 //!
 //! A panicking item or task becomes an [`ItemError::Panicked`] carrying its message (with
-//! its index) and does not take the process down. A limit of 0 is a [`ConfigError`].
+//! its index) and does not take the process down. A limit of 0 is an [`InvalidLimit`].
 //!
 //! # How it works
 //!
@@ -68,7 +68,7 @@
 //!   which is enough for ordinary async items; the token reaches work an item handed to
 //!   other tasks or threads. A [`Group`] cancelled from outside (not by an error) is
 //!   cooperative: `wait` waits for its tasks, as in Go.
-//! - *A limit of 0 is a [`ConfigError`]*, checked when the `ParMap` or `Group` is built;
+//! - *A limit of 0 is an [`InvalidLimit`]*, checked when the `ParMap` or `Group` is built;
 //!   [`ParMap::with_limit`] takes a `NonZeroUsize` to rule it out by type.
 //! - *A worker yields its thread after 128 item polls* (plus two per slot, so a round of
 //!   completions and restarts over all its slots fits in one poll; with 128 flat, I/O
@@ -92,7 +92,7 @@
 //! `par_iter().map().collect()` keeps order and does not occupy the async runtime's
 //! threads. For a long-running service with a queue, use [`pool`](crate::pool).
 //!
-//! # X vs Y
+//! # ParMap and Group vs buffered, JoinSet + Semaphore, errgroup and conc
 //!
 //! | Tool | Parallel on all cores | Bounded | Order | First error cancels | Panics | `limit = 0` |
 //! |---|---|---|---|---|---|---|
@@ -100,8 +100,8 @@
 //! | `JoinSet` + `Semaphore` | yes | yes (hand-rolled) | no: re-sort by index | hand-rolled | `JoinError::is_panic` | hangs forever |
 //! | Go `errgroup` + `SetLimit` | yes | yes | no (index into a slice) | cancels the context, waits for all | crash | `SetLimit(0)` blocks forever |
 //! | conc `iter.Map` / `pool.ErrorPool` | yes | yes | `Map`: yes | `WithCancelOnError` | re-panicked at `Wait` | `WithMaxGoroutines(0)` panics |
-//! | [`ParMap`] | yes | yes | yes | aborts, joins, returns the cause | [`ItemError::Panicked`] | [`ConfigError`] |
-//! | [`Group`] | yes | optional | values in spawn order | token + abort, joins | [`ItemError::Panicked`] | [`ConfigError`] |
+//! | [`ParMap`] | yes | yes | yes | aborts, joins, returns the cause | [`ItemError::Panicked`] | [`InvalidLimit`] |
+//! | [`Group`] | yes | optional | values in spawn order | token + abort, joins | [`ItemError::Panicked`] | [`InvalidLimit`] |
 //!
 //! - *`buffered` vs `ParMap`.* `buffered` polls every future inside the task that polls
 //!   the stream, so CPU-heavy items use one core, and a consumer that awaits between items
@@ -115,7 +115,7 @@
 //! # Pitfalls avoided
 //!
 //! - **S14-1** (`workers = 0` returned empty results, `workers = -1` crashed): a limit of 0
-//!   is [`ConfigError::ZeroLimit`], for [`ParMap::new`] and [`Group::with_limit`].
+//!   is [`InvalidLimit::ZeroLimit`], for [`ParMap::new`] and [`Group::with_limit`].
 //! - **S14-2** (no error path, no cancellation, a panicking item crashes the process):
 //!   per-item [`ItemError`] with the index; fail-fast and collect-all modes; panics
 //!   caught and returned.
@@ -183,15 +183,15 @@
 //! # }
 //! ```
 
-mod catch;
 mod error;
 mod group;
 mod map;
-mod registry;
 mod worker;
 mod workers;
 
-pub use error::{ConfigError, ItemError, SpawnError, TrySpawnError};
+#[allow(deprecated)]
+pub use error::ConfigError;
+pub use error::{InvalidLimit, ItemError, SpawnError, TrySpawnError};
 pub use group::Group;
 pub use map::ParMap;
 pub use tokio_util::sync::CancellationToken;

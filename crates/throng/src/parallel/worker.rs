@@ -9,9 +9,9 @@ use std::pin::Pin;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::catch::message;
 use super::error::ItemError;
 use super::workers::{Exit, ItemFn, Mode};
+use crate::panic::panic_message;
 use crate::sync::atomic::Ordering;
 use crate::sync::{Arc, Mutex, MutexGuard};
 
@@ -189,7 +189,7 @@ where
                 let made = match item {
                     Ok(item) => {
                         catch_unwind(AssertUnwindSafe(|| shared.f.call(item, &shared.token)))
-                            .map_err(|p| message(&*p))
+                            .map_err(|p| panic_message(&*p))
                     }
                     Err(message) => Err(message),
                 };
@@ -237,7 +237,7 @@ where
                     Ok(Poll::Ready(Err(error))) => Err(ItemError::Failed { index, error }),
                     Err(payload) => Err(ItemError::Panicked {
                         index,
-                        message: message(&*payload),
+                        message: panic_message(&*payload),
                     }),
                 };
                 // Drop the finished (or panicked) future now; a panic in its drop is

@@ -10,10 +10,10 @@ use std::sync::PoisonError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::catch::message;
 use super::error::ItemError;
-use super::registry::Registry;
 use super::worker::Worker;
+use crate::abort::Registry;
+use crate::panic::panic_message;
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex, MutexGuard};
 
@@ -55,7 +55,7 @@ where
         stop: AtomicBool::new(false),
         first_error: Mutex::new(None),
         parts: Mutex::new(Vec::with_capacity(workers)),
-        registry: Registry::new(workers),
+        registry: Registry::with_capacity(workers),
         running: AtomicUsize::new(0),
         changed: Notify::new(),
     });
@@ -236,7 +236,7 @@ where
             Err(payload) => {
                 src.done = true;
                 src.next += 1;
-                Some((index, Err(message(&*payload))))
+                Some((index, Err(panic_message(&*payload))))
             }
         }
     }
@@ -297,12 +297,12 @@ where
 /// removes the worker's abort handle and counts the worker out.
 pub(super) struct Exit<I, F, M: Mode<R, E>, R, E> {
     pub(super) shared: Arc<Shared<I, F, M, R, E>>,
-    k: usize,
+    k: u64,
 }
 
 impl<I, F, M: Mode<R, E>, R, E> Drop for Exit<I, F, M, R, E> {
     fn drop(&mut self) {
-        self.shared.registry.end(self.k);
+        self.shared.registry.release(self.k);
         if self.shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.changed.notify_one();
         }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::error::PipelineConfigError;
+use super::error::InvalidPipeline;
 use super::metrics::StageCounters;
 use super::pipeline::{PipelineHandle, PipelineInput, PipelineOutput, StageInfo};
 use super::queue::{Output, Source, Window};
@@ -21,6 +21,7 @@ type Spawner<E> = Box<dyn FnOnce(&Handle, &TaskTracker, &Arc<Control<E>>) + Send
 
 /// Builds a pipeline from `In` items to `Cur` items, with stage errors of type `E`.
 /// Start with [`Pipeline::builder`](super::Pipeline::builder).
+#[must_use = "a builder does nothing until `spawn` is called"]
 pub struct PipelineBuilder<In, Cur, E> {
     capacity: usize,
     ordered: bool,
@@ -29,7 +30,7 @@ pub struct PipelineBuilder<In, Cur, E> {
     window: Arc<Window>,
     stages: Vec<StageInfo>,
     spawners: Vec<Spawner<E>>,
-    error: Option<PipelineConfigError>,
+    error: Option<InvalidPipeline>,
 }
 
 impl<In, Cur, E> fmt::Debug for PipelineBuilder<In, Cur, E> {
@@ -61,7 +62,7 @@ impl<In: Send + 'static, E: Send + 'static> PipelineBuilder<In, In, E> {
             window,
             stages: Vec::new(),
             spawners: Vec::new(),
-            error: (capacity == 0).then_some(PipelineConfigError::ZeroCapacity),
+            error: (capacity == 0).then_some(InvalidPipeline::ZeroCapacity),
         }
     }
 }
@@ -101,7 +102,7 @@ where
         Fut: Future<Output = Result<Next, E>> + Send + 'static,
     {
         if workers == 0 && self.error.is_none() {
-            self.error = Some(PipelineConfigError::ZeroWorkers { stage: name });
+            self.error = Some(InvalidPipeline::ZeroWorkers { stage: name });
         }
         let (tx, rx) = mpsc::channel::<(u64, Next)>(self.capacity.max(1));
         let counters = Arc::new(StageCounters::new(workers));
@@ -152,20 +153,19 @@ where
     ///
     /// # Errors
     ///
-    /// [`PipelineConfigError`] for a zero capacity, a stage with zero workers, no stages,
+    /// [`InvalidPipeline`] for a zero capacity, a stage with zero workers, no stages,
     /// or no tokio runtime.
     #[allow(clippy::type_complexity)]
     pub fn spawn(
         self,
-    ) -> Result<(PipelineInput<In>, PipelineOutput<Cur>, PipelineHandle<E>), PipelineConfigError>
-    {
+    ) -> Result<(PipelineInput<In>, PipelineOutput<Cur>, PipelineHandle<E>), InvalidPipeline> {
         if let Some(e) = self.error {
             return Err(e);
         }
         if self.stages.is_empty() {
-            return Err(PipelineConfigError::NoStages);
+            return Err(InvalidPipeline::NoStages);
         }
-        let rt = Handle::try_current().map_err(|_| PipelineConfigError::NoRuntime)?;
+        let rt = Handle::try_current().map_err(|_| InvalidPipeline::NoRuntime)?;
         let Source::Inner(rx) = self.source else {
             unreachable!("at least one stage was added");
         };

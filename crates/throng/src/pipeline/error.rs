@@ -43,7 +43,7 @@ impl<E: fmt::Debug + fmt::Display> Error for PipelineError<E> {}
 /// A [`PipelineBuilder`](super::PipelineBuilder) setting that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum PipelineConfigError {
+pub enum InvalidPipeline {
     /// A stage was given zero workers.
     ZeroWorkers {
         /// The stage's name.
@@ -53,11 +53,12 @@ pub enum PipelineConfigError {
     ZeroCapacity,
     /// No stage was added.
     NoStages,
-    /// `spawn` was called outside a tokio runtime.
+    /// `spawn` was called outside a tokio runtime. Not a setting, but reported here
+    /// because [`spawn`](super::PipelineBuilder::spawn) checks and starts in one call.
     NoRuntime,
 }
 
-impl fmt::Display for PipelineConfigError {
+impl fmt::Display for InvalidPipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ZeroWorkers { stage } => write!(f, "stage `{stage}` needs at least one worker"),
@@ -68,30 +69,91 @@ impl fmt::Display for PipelineConfigError {
     }
 }
 
-impl Error for PipelineConfigError {}
+impl Error for InvalidPipeline {}
 
 /// [`PipelineInput::send`](super::PipelineInput::send) refused an item: the pipeline
 /// stopped (an error, a cancellation, or every output gone). The item is inside.
 #[derive(PartialEq, Eq)]
-pub struct Stopped<T>(pub T);
+pub struct SendError<T>(pub T);
 
-impl<T> Stopped<T> {
+impl<T> SendError<T> {
     /// Hands the refused item back.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> fmt::Debug for Stopped<T> {
+impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Stopped(..)")
+        f.write_str("SendError(..)")
     }
 }
 
-impl<T> fmt::Display for Stopped<T> {
+impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("pipeline stopped")
     }
 }
 
-impl<T> Error for Stopped<T> {}
+impl<T> Error for SendError<T> {}
+
+/// [`PipelineInput::try_send`](super::PipelineInput::try_send) refused an item; the item
+/// is inside ([`into_inner`](Self::into_inner)).
+#[derive(PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The first queue is full; sending later (or with
+    /// [`send`](super::PipelineInput::send), which waits) may succeed.
+    Full(T),
+    /// The pipeline stopped (an error, a cancellation, or every output gone), or this
+    /// input was closed.
+    Stopped(T),
+}
+
+impl<T> TrySendError<T> {
+    /// Hands the refused item back.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Full(item) | Self::Stopped(item) => item,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "Full(..)",
+            Self::Stopped(_) => "Stopped(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "pipeline queue full",
+            Self::Stopped(_) => "pipeline stopped",
+        })
+    }
+}
+
+impl<T> Error for TrySendError<T> {}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        Self::Stopped(e.0)
+    }
+}
+
+/// The old name of [`SendError`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `SendError`, after the operation that returns it"
+)]
+pub type Stopped<T> = SendError<T>;
+
+/// The old name of [`InvalidPipeline`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `InvalidPipeline`, as every config error is `Invalid<Thing>`"
+)]
+pub type PipelineConfigError = InvalidPipeline;

@@ -46,7 +46,7 @@
 //! - **A single task streaming through adapters** (`StreamExt::map` / `buffered`): fine
 //!   when one task's concurrency is enough; it gives no parallelism across cores.
 //!
-//! # X vs Y
+//! # Pipeline vs hand-wired mpsc stages, StreamExt and pumps
 //!
 //! | | per-stage workers | bounded queues | ordered output | first error stops all | per-stage metrics |
 //! |---|---|---|---|---|---|
@@ -70,7 +70,7 @@
 //! - **Errors.** A stage function returns `Result<Next, E>`; the first `Err` or panic is
 //!   recorded with its stage name, the shared token is cancelled, every worker stops at
 //!   its next await, items in flight are dropped, the input refuses new items (handing
-//!   them back in [`Stopped`]), the output ends, and [`PipelineHandle::join`] returns the
+//!   them back in [`SendError`]), the output ends, and [`PipelineHandle::join`] returns the
 //!   error.
 //! - **Cancellation.** [`PipelineHandle::cancel`] (or the token) stops everything the
 //!   same way, and `join` returns [`PipelineError::Cancelled`]. Dropping the handle
@@ -110,6 +110,8 @@ mod queue;
 mod stage;
 
 pub use builder::PipelineBuilder;
-pub use error::{PipelineConfigError, PipelineError, Stopped};
+pub use error::{InvalidPipeline, PipelineError, SendError, TrySendError};
+#[allow(deprecated)]
+pub use error::{PipelineConfigError, Stopped};
 pub use metrics::StageMetrics;
 pub use pipeline::{Pipeline, PipelineHandle, PipelineInput, PipelineOutput};

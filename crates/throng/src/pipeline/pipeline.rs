@@ -11,12 +11,31 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::builder::PipelineBuilder;
-use super::error::{PipelineError, Stopped};
+use super::error::{PipelineError, SendError, TrySendError};
 use super::metrics::{StageCounters, StageMetrics};
 use super::queue::Output;
 use super::stage::Control;
 
 /// Entry point: [`Pipeline::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use throng::pipeline::Pipeline;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (input, mut output, handle) = Pipeline::builder::<u64, std::convert::Infallible>(8)
+///     .stage("double", 2, |n: u64, _token| async move { Ok(n * 2) })
+///     .spawn()?;
+/// input.send(21).await?;
+/// drop(input); // no more input: the stage finishes and the output ends
+/// assert_eq!(output.recv().await, Some(42));
+/// assert_eq!(output.recv().await, None);
+/// assert_eq!(handle.join().await?[0].emitted, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Pipeline;
 
@@ -59,22 +78,28 @@ impl<T> PipelineInput<T> {
     }
 
     /// Sends `item` into the first stage, waiting while its queue is full (backpressure).
-    /// Cancel-safe: dropping the future never sends the item.
     ///
     /// # Errors
     ///
-    /// [`Stopped`] with the item if the pipeline stopped (error, cancellation, output
+    /// [`SendError`] with the item if the pipeline stopped (error, cancellation, output
     /// dropped) or this input was closed.
-    pub async fn send(&self, item: T) -> Result<(), Stopped<T>> {
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped while it waits for room, the item was not
+    /// sent (it is dropped with the future) and nothing else changes, as with
+    /// `tokio::sync::mpsc::Sender::send`. Use [`try_send`](Self::try_send) to keep the item
+    /// when the queue is full.
+    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
         let Some(tx) = &self.tx else {
-            return Err(Stopped(item));
+            return Err(SendError(item));
         };
         match tx.send(item).await {
             Ok(()) => {
                 self.sent.fetch_add(1, Relaxed);
                 Ok(())
             }
-            Err(e) => Err(Stopped(e.0)),
+            Err(e) => Err(SendError(e.0)),
         }
     }
 
@@ -82,19 +107,20 @@ impl<T> PipelineInput<T> {
     ///
     /// # Errors
     ///
-    /// `Err(Ok(item))` if the queue is full, `Err(Err(Stopped(item)))` if the pipeline
-    /// stopped.
-    pub fn try_send(&self, item: T) -> Result<(), Result<T, Stopped<T>>> {
+    /// [`TrySendError::Full`] with the item if the queue is full,
+    /// [`TrySendError::Stopped`] with the item if the pipeline stopped or this input was
+    /// closed.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         let Some(tx) = &self.tx else {
-            return Err(Err(Stopped(item)));
+            return Err(TrySendError::Stopped(item));
         };
         match tx.try_send(item) {
             Ok(()) => {
                 self.sent.fetch_add(1, Relaxed);
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(item)) => Err(Ok(item)),
-            Err(mpsc::error::TrySendError::Closed(item)) => Err(Err(Stopped(item))),
+            Err(mpsc::error::TrySendError::Full(item)) => Err(TrySendError::Full(item)),
+            Err(mpsc::error::TrySendError::Closed(item)) => Err(TrySendError::Stopped(item)),
         }
     }
 
@@ -124,7 +150,12 @@ impl<T> PipelineOutput<T> {
     }
 
     /// The next result, or `None` once the input is exhausted and every stage is done (or
-    /// the pipeline stopped). Cancel-safe.
+    /// the pipeline stopped).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a future dropped at its await has taken no result, so the next `recv`
+    /// returns it (use it in `tokio::select!` freely).
     pub async fn recv(&mut self) -> Option<T> {
         self.out.recv().await
     }
@@ -137,6 +168,7 @@ impl<T> fmt::Debug for PipelineOutput<T> {
 }
 
 /// Controls a running pipeline: per-stage metrics, cancellation, and the final result.
+#[must_use = "dropping a PipelineHandle stops the pipeline"]
 pub struct PipelineHandle<E> {
     control: Arc<Control<E>>,
     tracker: TaskTracker,
@@ -210,6 +242,12 @@ impl<E> PipelineHandle<E> {
     /// # Errors
     ///
     /// The first stage error or panic, or [`PipelineError::Cancelled`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: `join` takes the handle, so dropping the future drops the handle,
+    /// which stops every stage that is still running (as [`cancel`](Self::cancel)) and
+    /// loses the result. To bound the wait, cancel and then join.
     pub async fn join(self) -> Result<Vec<StageMetrics>, PipelineError<E>> {
         self.tracker.wait().await;
         let first = self

@@ -1,11 +1,9 @@
 //! A stage's worker loop: take an item, run the stage function on it (panics contained,
 //! cancellation observed), pass the result on.
 
-use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::task::Poll;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -14,7 +12,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use super::error::PipelineError;
 use super::metrics::StageCounters;
 use super::queue::Shared as SharedSource;
-use crate::panic::panic_message;
+use crate::panic::{catch_unwind, panic_message};
 
 /// What every stage shares: the stop token and the first error.
 #[derive(Debug)]
@@ -112,21 +110,10 @@ where
     F: Fn(I, CancellationToken) -> Fut,
     Fut: Future<Output = Result<O, E>>,
 {
-    let fut = match catch_unwind(AssertUnwindSafe(|| f(item, token.clone()))) {
-        Ok(fut) => fut,
-        Err(p) => return Some(Err(panic_message(&*p))),
-    };
-    let mut fut = pin!(fut);
-    let guarded = poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(panic_message(&*p))),
-        },
-    );
+    let guarded = catch_unwind(|| f(item, token.clone()));
     tokio::select! {
         biased;
-        out = guarded => Some(out),
+        out = guarded => Some(out.map_err(|p| panic_message(&*p))),
         () = stop => None,
     }
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::PoolConfigError;
+use super::error::InvalidPool;
 use super::pool::Pool;
 use super::worker::{work, AsyncRunner, BlockingRunner, Core};
 
 /// Settings for a [`Pool`]; finish with [`spawn`](Self::spawn) (async jobs) or
 /// [`spawn_blocking`](Self::spawn_blocking) (CPU-bound or blocking jobs).
 #[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `spawn` or `spawn_blocking` is called"]
 pub struct PoolBuilder {
     pub(crate) workers: usize,
     pub(crate) queue_capacity: usize,
@@ -72,17 +73,17 @@ impl PoolBuilder {
         self
     }
 
-    fn validate(&self) -> Result<tokio::runtime::Handle, PoolConfigError> {
+    fn validate(&self) -> Result<tokio::runtime::Handle, InvalidPool> {
         if self.workers == 0 {
-            return Err(PoolConfigError::ZeroWorkers);
+            return Err(InvalidPool::ZeroWorkers);
         }
         if self.queue_capacity == 0 {
-            return Err(PoolConfigError::ZeroCapacity);
+            return Err(InvalidPool::ZeroCapacity);
         }
         if self.job_timeout == Some(Duration::ZERO) {
-            return Err(PoolConfigError::ZeroTimeout);
+            return Err(InvalidPool::ZeroTimeout);
         }
-        tokio::runtime::Handle::try_current().map_err(|_| PoolConfigError::NoRuntime)
+        tokio::runtime::Handle::try_current().map_err(|_| InvalidPool::NoRuntime)
     }
 
     /// Starts the workers for async jobs: each job is `handler(job, token)`, awaited on a
@@ -91,9 +92,9 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`PoolConfigError`] for zero workers, zero capacity, a zero timeout, or no tokio
+    /// [`InvalidPool`] for zero workers, zero capacity, a zero timeout, or no tokio
     /// runtime.
-    pub fn spawn<J, R, H, Fut>(self, handler: H) -> Result<Pool<J, R>, PoolConfigError>
+    pub fn spawn<J, R, H, Fut>(self, handler: H) -> Result<Pool<J, R>, InvalidPool>
     where
         J: Send + 'static,
         R: Send + 'static,
@@ -126,7 +127,7 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// As for [`spawn`](Self::spawn).
-    pub fn spawn_blocking<J, R, H>(self, handler: H) -> Result<Pool<J, R>, PoolConfigError>
+    pub fn spawn_blocking<J, R, H>(self, handler: H) -> Result<Pool<J, R>, InvalidPool>
     where
         J: Send + 'static,
         R: Send + 'static,
@@ -159,7 +160,7 @@ impl PoolBuilder {
     pub(crate) fn unspawned<J, R, H, Fut>(
         self,
         handler: H,
-    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), PoolConfigError>
+    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), InvalidPool>
     where
         J: Send + 'static,
         R: Send + 'static,
@@ -167,10 +168,10 @@ impl PoolBuilder {
         Fut: Future<Output = R> + Send + 'static,
     {
         if self.workers == 0 {
-            return Err(PoolConfigError::ZeroWorkers);
+            return Err(InvalidPool::ZeroWorkers);
         }
         if self.queue_capacity == 0 {
-            return Err(PoolConfigError::ZeroCapacity);
+            return Err(InvalidPool::ZeroCapacity);
         }
         let core = Arc::new(Core::new(
             self.workers,

@@ -174,7 +174,7 @@ impl Error for JobError {}
 /// A [`PoolBuilder`](super::PoolBuilder) setting that cannot work; returned by `spawn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum PoolConfigError {
+pub enum InvalidPool {
     /// `workers(0)`: nothing would ever run the queued jobs (the seed accepted this and
     /// silently lost every job, S15-10).
     ZeroWorkers,
@@ -183,11 +183,12 @@ pub enum PoolConfigError {
     ZeroCapacity,
     /// `job_timeout(Duration::ZERO)`: every job would time out.
     ZeroTimeout,
-    /// `spawn` was called outside a tokio runtime.
+    /// `spawn` was called outside a tokio runtime. Not a setting, but reported here
+    /// because `spawn` checks and starts in one call.
     NoRuntime,
 }
 
-impl fmt::Display for PoolConfigError {
+impl fmt::Display for InvalidPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::ZeroWorkers => "a pool needs at least one worker",
@@ -198,4 +199,8 @@ impl fmt::Display for PoolConfigError {
     }
 }
 
-impl Error for PoolConfigError {}
+impl Error for InvalidPool {}
+
+/// The old name of [`InvalidPool`].
+#[deprecated(note = "renamed `InvalidPool`, as every config error is `Invalid<Thing>`")]
+pub type PoolConfigError = InvalidPool;

@@ -212,7 +212,12 @@ pub struct Results<R>(mpsc::UnboundedReceiver<Finished<R>>);
 
 impl<R> Results<R> {
     /// The next outcome, or `None` once every [`ResultsSender`] is gone and everything
-    /// sent has been read. Cancel-safe.
+    /// sent has been read.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe (an unbounded `mpsc` receive): a future dropped at its await has taken
+    /// no outcome, so the next `recv` returns it.
     pub async fn recv(&mut self) -> Option<Finished<R>> {
         self.0.recv().await
     }

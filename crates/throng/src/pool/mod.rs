@@ -5,7 +5,7 @@
 //!
 //! - [`Pool::builder`] sets workers, queue capacity, a per-job timeout, a cancel grace and
 //!   a name; nonsense (zero workers, zero capacity, zero timeout, no runtime) is a
-//!   [`PoolConfigError`] from `spawn`, not silent loss.
+//!   [`InvalidPool`] from `spawn`, not silent loss.
 //! - The submit grid hands a refused job back every time: [`Pool::try_submit`] (never
 //!   waits: [`TrySubmitError::Full`] or [`TrySubmitError::Closed`], each with the job),
 //!   [`Pool::submit`] (waits for room: backpressure), [`Pool::submit_timeout`] (waits, up to a
@@ -81,7 +81,7 @@
 //!   resizes, compression, a synchronous client) arrive one by one and need the pool's
 //!   backpressure, timeout and shutdown.
 //!
-//! # X vs Y
+//! # Pool vs spawn + Semaphore, an mpsc worker loop and tower's Buffer
 //!
 //! | | per-job handle | bounded admission | hands back refused jobs | drain + deadline + report | panics contained | cost per trivial job |
 //! |---|---|---|---|---|---|---|
@@ -177,8 +177,10 @@ mod pool;
 mod worker;
 
 pub use config::PoolBuilder;
+#[allow(deprecated)]
+pub use error::PoolConfigError;
 pub use error::{
-    JobError, PoolConfigError, SubmitError, SubmitRetryError, SubmitTimeoutError, TrySubmitError,
+    InvalidPool, JobError, SubmitError, SubmitRetryError, SubmitTimeoutError, TrySubmitError,
 };
 pub use handle::{results, Finished, JobHandle, JobResult, Results, ResultsSender};
 pub use metrics::{PoolMetrics, ShutdownReport};
@@ -192,7 +194,7 @@ pub mod __loom {
     pub use super::config::UnspawnedWorker;
     pub use super::intake::{Intake, Pop, Push};
 
-    use super::{CancellationToken, Pool, PoolBuilder, PoolConfigError};
+    use super::{CancellationToken, InvalidPool, Pool, PoolBuilder};
     use std::future::Future;
 
     /// `builder.spawn(handler)`, except that the worker loops (the real ones) are handed
@@ -200,7 +202,7 @@ pub mod __loom {
     pub fn unspawned<J, R, H, Fut>(
         builder: PoolBuilder,
         handler: H,
-    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), PoolConfigError>
+    ) -> Result<(Pool<J, R>, Vec<UnspawnedWorker>), InvalidPool>
     where
         J: Send + 'static,
         R: Send + 'static,

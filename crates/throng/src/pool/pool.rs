@@ -23,6 +23,30 @@ use crate::retry::{retry, Backoff, StopReason};
 /// `J` is the job (the input handed to the pool's handler), `R` what the handler returns.
 /// Build one with [`Pool::builder`]. `Pool` is a cheap handle: clone it into every
 /// submitter. See the [module docs](super) for when to use it and what it costs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use throng::pool::Pool;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = Pool::builder()
+///     .workers(2)
+///     .queue_capacity(8)
+///     .spawn(|n: u64, _token| async move { n * n })?;
+/// let handles = vec![pool.submit(3).await?, pool.submit(4).await?];
+/// let mut squares = Vec::new();
+/// for h in handles {
+///     squares.push(h.await?);
+/// }
+/// assert_eq!(squares, [9, 16]);
+/// let report = pool.shutdown(Duration::from_secs(1)).await;
+/// assert_eq!(report.completed, 2);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Pool<J, R> {
     inner: Arc<Inner<J, R>>,
 }
@@ -205,6 +229,11 @@ impl<J, R> Pool<J, R> {
     ///
     /// [`SubmitTimeoutError::Timeout`] if the queue stayed full, or
     /// [`SubmitTimeoutError::Closed`]; both hand the job back.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`submit`](Self::submit): dropping the future while it waits for room leaves
+    /// the job unsubmitted (it is dropped with the future).
     pub async fn submit_timeout(
         &self,
         job: J,
@@ -420,6 +449,13 @@ impl<J, R> Pool<J, R> {
     /// wait for the first and return the same counts (the unstarted jobs go to the first
     /// caller only). If a shutdown future is dropped midway, the next call continues
     /// where it stopped, and the jobs already taken from the queue are kept for it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future midway leaves the pool closed to new jobs and
+    /// loses nothing; the next `shutdown` call continues where it stopped (its timeout
+    /// counts from the first call's start) and reports everything, the jobs already
+    /// taken from the queue included.
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport<J> {
         let inner = &*self.inner;
         let core = &inner.core;

@@ -1,12 +1,10 @@
 //! The shared core and the worker loop: pop a job, run it (async or on a blocking
 //! thread) with panic containment and the job timeout, deliver its outcome.
 
-use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -18,7 +16,7 @@ use super::handle::{JobResult, Reply};
 use super::hooks::Hooks;
 use super::intake::{Intake, Pop};
 use super::metrics::{PoolMetrics, WorkerStats};
-use crate::panic::panic_message;
+use crate::panic::{catch_unwind, panic_message};
 use crate::sync::Notify;
 
 /// A queued job with its reply end and the time it was queued.
@@ -165,19 +163,11 @@ where
         token: &CancellationToken,
         timeout: Option<Duration>,
     ) -> JobResult<R> {
-        let fut = match catch_unwind(AssertUnwindSafe(|| (self.0)(job, token.clone()))) {
-            Ok(fut) => fut,
-            Err(payload) => return Err(JobError::Panicked(panic_message(&*payload))),
+        let guarded = async {
+            catch_unwind(|| (self.0)(job, token.clone()))
+                .await
+                .map_err(|payload| JobError::Panicked(panic_message(&*payload)))
         };
-        let mut fut = pin!(fut);
-        let guarded =
-            poll_fn(
-                |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                    Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Err(payload) => Poll::Ready(Err(JobError::Panicked(panic_message(&*payload)))),
-                },
-            );
         match timeout {
             None => guarded.await,
             Some(limit) => tokio::time::timeout(limit, guarded)

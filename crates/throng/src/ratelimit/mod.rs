@@ -35,7 +35,7 @@
 //! ("100 per calendar minute", with its reset at :00) write a counter that resets; GCRA
 //! has no windows.
 //!
-//! # X vs Y
+//! # RateLimiter vs governor, tower's RateLimit, a locked token bucket and Semaphore
 //!
 //! | Tool | Algorithm | State per key | Keyed memory | Async wait | Clock |
 //! |---|---|---|---|---|---|

@@ -32,7 +32,7 @@
 //! With the `tracing` feature every failed attempt is a `debug` event on the
 //! `throng::retry` target (the attempt, the wait, or why retrying stopped).
 //!
-//! # X vs Y
+//! # retry vs a hand-written loop, backon, tower::retry and timeout
 //!
 //! - **vs a hand-written loop** (`for i in 0..n { match op().await { .. } sleep(d).await }`,
 //!   the seed's `SubmitWithRetry`): the loop usually sleeps after the last attempt, has no
