@@ -1,8 +1,11 @@
 //! The submit grid: try_submit, submit (backpressure), submit_timeout, submit_with_retry.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::settle;
 use throng::pool::{
     InvalidPool, JobError, Pool, SubmitError, SubmitRetryError, SubmitTimeoutError, TrySubmitError,
 };
@@ -25,13 +28,6 @@ fn gated(workers: usize, capacity: usize) -> (Pool<u32, u32>, Arc<Semaphore>) {
         })
         .expect("valid config");
     (pool, gate)
-}
-
-/// Lets the workers pick up queued jobs.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test(start_paused = true)]

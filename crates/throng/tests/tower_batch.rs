@@ -2,10 +2,13 @@
 //! an intake slot, no call without ready, shutdown is Closed.
 #![cfg(all(feature = "tower", feature = "batch"))]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use support::settle;
 use throng::batch::{BatchError, Batcher};
 use throng::tower::{BatchService, BatchServiceError};
 use tokio::sync::Semaphore;
@@ -32,12 +35,6 @@ fn gated(max_items: usize, queue: usize) -> (Batcher<u32, u32, String>, Arc<Sema
         })
         .unwrap();
     (batcher, gate)
-}
-
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,10 +2,13 @@
 //! it, no call without ready, the slot is given back on drop, closed is an error.
 #![cfg(all(feature = "tower", feature = "pool"))]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use support::settle;
 use throng::pool::{JobError, Pool, TrySubmitError};
 use throng::tower::{PoolService, PoolServiceError};
 use tokio::sync::Semaphore;
@@ -28,12 +31,6 @@ fn gated(capacity: usize) -> (Pool<u32, u32>, Arc<Semaphore>) {
         })
         .unwrap();
     (pool, gate)
-}
-
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[tokio::test]

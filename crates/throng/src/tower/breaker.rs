@@ -228,6 +228,7 @@ where
 pin_project! {
     /// The response future of [`BreakerService`]: records the verdict when it
     /// completes; dropped before that, the call counts as ignored.
+    #[must_use = "futures do nothing unless polled; dropping it counts the call as ignored"]
     pub struct BreakerFuture<F, C: Clock, K> {
         #[pin]
         kind: Kind<F, C, K>,

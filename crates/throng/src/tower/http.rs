@@ -238,6 +238,7 @@ mod ratelimit {
 
     pin_project! {
         /// The response future of [`HttpRateLimit`].
+        #[must_use = "futures do nothing unless polled"]
         pub struct HttpRateLimitFuture<F, B> {
             #[pin]
             kind: Kind<F, B>,

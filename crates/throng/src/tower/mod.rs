@@ -71,7 +71,7 @@
 //! `examples/axum_service.rs` serves an axum app with the rate limit keyed by client IP
 //! or API key, and the breaker and the retry policy in front of a flaky upstream.
 //!
-//! # X vs Y: tower-governor and tower-resilience
+//! # throng::tower vs tower-governor and tower-resilience
 //!
 //! | | `throng::tower` | [tower-governor](https://docs.rs/tower_governor) 0.8 | [tower-resilience](https://docs.rs/tower-resilience) 0.13 |
 //! |---|---|---|---|

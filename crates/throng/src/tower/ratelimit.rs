@@ -379,6 +379,7 @@ where
 
 pin_project! {
     /// The response future of [`RateLimit`].
+    #[must_use = "futures do nothing unless polled"]
     pub struct RateLimitFuture<F> {
         #[pin]
         kind: Kind<F>,

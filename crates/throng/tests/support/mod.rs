@@ -38,6 +38,15 @@ pub async fn idle_for(d: Duration) {
     }
 }
 
+/// Lets every task that is ready run a few times over (ten `yield_now`s), so what a test
+/// just triggered has happened before it looks; no time passes.
+#[cfg(not(loom))]
+pub async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Subscription options with capacity `cap` and the given overflow policy.
 #[cfg(feature = "broadcast")]
 pub fn opts(
