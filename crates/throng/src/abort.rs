@@ -53,6 +53,7 @@ struct Inner<H> {
 
 impl<H: Abort> Registry<H> {
     /// An open registry with no slot.
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))] // `parallel` sizes its own
     pub(crate) fn new() -> Self {
         Self::with_capacity(0)
     }
@@ -147,7 +148,8 @@ impl<H: Abort> Registry<H> {
 }
 
 /// Owned by a spawned task: releases its slots in every registry when the task's future is
-/// dropped.
+/// dropped. (`parallel`'s workers release their one slot themselves.)
+#[cfg_attr(not(feature = "cancel"), allow(dead_code))]
 pub(crate) struct Deregister<H: Abort = AbortHandle> {
     pub(crate) slots: Vec<(Arc<Registry<H>>, u64)>,
 }
