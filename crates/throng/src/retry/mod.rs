@@ -133,13 +133,16 @@
 //! ```
 
 mod backoff;
+mod blocking;
+mod decide;
 mod error;
-mod run;
+mod future;
+mod predicate;
 
 #[cfg(feature = "tower")]
 pub(crate) use backoff::entropy_rng;
 pub use backoff::{Backoff, BackoffBuilder, BackoffState, Delays, Jitter, RandomSource};
+pub use blocking::{retry_blocking, RetryBlocking};
 pub use error::{InvalidBackoff, RetryError, StopReason};
-pub use run::{
-    retry, retry_blocking, AnyError, NoHint, Retry, RetryAfter, RetryBlocking, RetryFuture, RetryIf,
-};
+pub use future::{retry, Retry, RetryFuture};
+pub use predicate::{AnyError, NoHint, RetryAfter, RetryIf};
