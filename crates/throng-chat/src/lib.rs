@@ -232,15 +232,12 @@ fn fence_watch(app: &Arc<App>) -> std::io::Result<throng::periodic::PeriodicHand
         .spawn(tokio_util::sync::CancellationToken::new(), move |_| {
             if !done && app.sequencer.fenced() {
                 done = true;
-                let outs = app.hub.outboxes();
-                tracing::error!(
-                    clients = outs.len(),
-                    "this node is fenced: closing every client with 1013 so it reconnects elsewhere"
-                );
                 app.refuse_new_connections();
-                for out in outs {
-                    out.close(protocol::CLOSE_TRY_AGAIN);
-                }
+                let n = app.hub.close_all(protocol::CLOSE_TRY_AGAIN);
+                tracing::error!(
+                    clients = n,
+                    "this node is fenced: closed every client with 1013 so it reconnects elsewhere"
+                );
             }
             std::future::ready(())
         })

@@ -88,6 +88,15 @@ impl Hub {
         self.node
     }
 
+    /// Asks every attached connection to close with `reason`; returns how many.
+    pub fn close_all(&self, reason: crate::protocol::CloseReason) -> usize {
+        let outs = self.outboxes();
+        for out in &outs {
+            out.close(reason);
+        }
+        outs.len()
+    }
+
     /// Every attached connection's outbox.
     pub fn outboxes(&self) -> Vec<Outbox> {
         self.lock().conns.values().cloned().collect()
@@ -116,14 +125,11 @@ impl Hub {
 
 impl Deliver for Hub {
     fn missed(&self) {
-        let outs = self.outboxes();
+        let n = self.close_all(CLOSE_TRY_AGAIN);
         tracing::error!(
-            clients = outs.len(),
+            clients = n,
             "this node missed room events: closing every client with 1013 so it reconnects and catches up"
         );
-        for out in outs {
-            out.close(CLOSE_TRY_AGAIN);
-        }
     }
 
     fn control(&self, c: &Control) {

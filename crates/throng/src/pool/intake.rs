@@ -62,6 +62,29 @@ struct State<T> {
     accepted: u64,
 }
 
+impl<T> State<T> {
+    /// `true` if every slot is queued or reserved; with `register`, the caller is then
+    /// counted as a waiting submitter.
+    fn no_room(&mut self, register: bool) -> bool {
+        let full = self.queue.len() + self.reserved >= self.capacity;
+        if full && register {
+            self.waiting_submitters += 1;
+        }
+        full
+    }
+
+    /// Queues `item`, claiming an idle worker to wake if there is one.
+    fn enqueue(&mut self, item: T) -> Push<T> {
+        self.queue.push_back(item);
+        self.accepted += 1;
+        let wake_worker = self.idle_workers > 0;
+        if wake_worker {
+            self.idle_workers -= 1;
+        }
+        Push::Accepted { wake_worker }
+    }
+}
+
 /// The bounded queue plus the closed/halted flags, under one lock.
 #[derive(Debug)]
 pub struct Intake<T> {
@@ -97,19 +120,10 @@ impl<T> Intake<T> {
         if s.closed {
             return Push::Closed(item);
         }
-        if s.queue.len() + s.reserved >= s.capacity {
-            if register {
-                s.waiting_submitters += 1;
-            }
+        if s.no_room(register) {
             return Push::Full(item);
         }
-        s.queue.push_back(item);
-        s.accepted += 1;
-        let wake_worker = s.idle_workers > 0;
-        if wake_worker {
-            s.idle_workers -= 1;
-        }
-        Push::Accepted { wake_worker }
+        s.enqueue(item)
     }
 
     #[cfg(feature = "tower")]
@@ -120,10 +134,7 @@ impl<T> Intake<T> {
         if s.closed {
             return Reserve::Closed;
         }
-        if s.queue.len() + s.reserved >= s.capacity {
-            if register {
-                s.waiting_submitters += 1;
-            }
+        if s.no_room(register) {
             return Reserve::Full;
         }
         s.reserved += 1;
@@ -139,13 +150,7 @@ impl<T> Intake<T> {
         if s.closed {
             return Push::Closed(item);
         }
-        s.queue.push_back(item);
-        s.accepted += 1;
-        let wake_worker = s.idle_workers > 0;
-        if wake_worker {
-            s.idle_workers -= 1;
-        }
-        Push::Accepted { wake_worker }
+        s.enqueue(item)
     }
 
     #[cfg(feature = "tower")]

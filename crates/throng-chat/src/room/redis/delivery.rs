@@ -33,7 +33,14 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
             async move { connect(&core, last).await }
         })
         .await;
-        let (mut conn, from, closed) = match connected {
+        let (
+            mut conn,
+            Start {
+                from,
+                closed,
+                missed,
+            },
+        ) = match connected {
             Ok(c) => c,
             Err(e) if e.is_cancelled() => return,
             Err(e) => {
@@ -53,7 +60,7 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
             core.applied.send_replace(from);
             core.started.send_replace(true);
         }
-        if core.missed.swap(false, std::sync::atomic::Ordering::AcqRel) {
+        if missed {
             // What is still in the stream is applied as usual; the clients start over.
             deliver.missed();
         }
@@ -86,13 +93,23 @@ pub(super) async fn run(core: Arc<Core>, deliver: Arc<dyn Deliver>) {
     }
 }
 
+/// Where a (re)connected delivery task starts.
+struct Start {
+    /// The id to read after.
+    from: EventId,
+    /// On the first connect, the rooms closed then.
+    closed: Vec<String>,
+    /// On a reconnect, whether events were trimmed before this node read them.
+    missed: bool,
+}
+
 /// A dedicated connection (a blocking read must not hold up other commands), and where
 /// to read from: `last`, or the stream's end on the first connect, with the rooms closed
 /// then (read after the end, so a later change is among the events that follow).
 async fn connect(
     core: &Core,
     last: Option<EventId>,
-) -> Result<(MultiplexedConnection, EventId, Vec<String>), redis::RedisError> {
+) -> Result<(MultiplexedConnection, Start), redis::RedisError> {
     let cfg = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(core.cfg.timeout))
         .set_response_timeout(Some(BLOCK + core.cfg.timeout));
@@ -122,14 +139,25 @@ async fn connect(
                 .arg(core.keys.closed_rooms())
                 .query_async(&mut conn)
                 .await?;
-            Ok((conn, tail, closed))
+            Ok((
+                conn,
+                Start {
+                    from: tail,
+                    closed,
+                    missed: false,
+                },
+            ))
         }
         Some(last) => {
-            if check_loss(core, &mut conn, &events, last).await {
-                core.missed
-                    .store(true, std::sync::atomic::Ordering::Release);
-            }
-            Ok((conn, last, Vec::new()))
+            let missed = check_loss(core, &mut conn, &events, last).await;
+            Ok((
+                conn,
+                Start {
+                    from: last,
+                    closed: Vec::new(),
+                    missed,
+                },
+            ))
         }
     }
 }

@@ -361,8 +361,6 @@ struct Core {
     next_token: AtomicU64,
     closed: AtomicBool,
     fenced: AtomicBool,
-    /// Set by the delivery task when events were trimmed before it read them.
-    missed: AtomicBool,
     /// Set by [`RedisSequencer::stop_heartbeat`].
     heartbeat_stopped: AtomicBool,
     /// Why the last command failed, until one succeeds.
@@ -629,7 +627,6 @@ impl RedisSequencer {
             next_token: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
-            missed: AtomicBool::new(false),
             heartbeat_stopped: AtomicBool::new(false),
             store_error: Mutex::new(None),
             delivery_error: Mutex::new(Some("not connected yet".into())),
